@@ -1,0 +1,3 @@
+from bpstep.cli import main
+
+raise SystemExit(main())

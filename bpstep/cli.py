@@ -1,0 +1,107 @@
+"""The command line (DESIGN.md section 3).
+
+``bpstep SCENARIO`` opens the TUI; ``bpstep COMMAND ...`` runs one of the commands below.
+Every scenario error is one line, ``PATH:LINE:COL: error: MESSAGE``, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+from bpstep import __version__
+from bpstep.core.errors import ScenarioError
+from bpstep.core.expr import DEFAULT_LIMITS, Limits
+
+DESCRIPTION = "bpstep: a terminal step-through debugger for backpropagation."
+EPILOG = """commands:
+  bpstep SCENARIO [--record FILE]   step through the backward pass in the terminal
+  bpstep run SCENARIO [--json]      the whole walk as text, or as one JSON document
+
+keys in the debugger: n/right next stage, s/down next statement, p/left previous stage,
+up previous statement, home/end, g go to stage, b breakpoint, c continue, ? help, q quit.
+"""
+
+
+def _limit_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("limits (checked before any work is done)")
+    group.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.max_file_bytes,
+                       metavar="N", help="largest scenario file (default %(default)s)")
+    group.add_argument("--max-statements", type=int, default=DEFAULT_LIMITS.max_statements,
+                       metavar="N", help="most statements in one code block (default %(default)s)")
+    group.add_argument("--max-elements", type=int, default=DEFAULT_LIMITS.max_elements,
+                       metavar="N", help="most elements in one array (default %(default)s)")
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    return Limits(max_file_bytes=args.max_file_bytes, max_statements=args.max_statements,
+                  max_elements=args.max_elements)
+
+
+def _tui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bpstep", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML, format 1)")
+    parser.add_argument("--record", metavar="FILE", help="write the session transcript to FILE")
+    parser.add_argument("--version", action="version", version=f"bpstep {__version__}")
+    _limit_flags(parser)
+    return parser
+
+
+def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]]:
+    commands = {}
+
+    run = argparse.ArgumentParser(prog="bpstep run", description="The whole walk, non-interactive.")
+    run.add_argument("scenario", metavar="SCENARIO")
+    run.add_argument("--json", action="store_true", help="print one JSON document")
+    _limit_flags(run)
+    commands["run"] = (run, cmd_run)
+    return commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bpstep.core.engine import load_walk
+    from bpstep.core.report import json_text, text_report
+
+    walk = load_walk(args.scenario, limits_from(args))
+    sys.stdout.write(json_text(walk) if args.json else text_report(walk))
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from bpstep.core.engine import load_walk
+
+    walk = load_walk(args.scenario, limits_from(args))  # a bad scenario fails before any screen
+    if not (sys.stdin.isatty() and sys.stderr.isatty() and sys.stdout.isatty()):
+        print(f"bpstep: not starting the debugger: no terminal (stdin, stdout or stderr is not a tty).\n"
+              f"For the walk as text, run: bpstep run {args.scenario}", file=sys.stderr)
+        return 2
+    from bpstep.ui.app import BpstepApp
+
+    app = BpstepApp(walk, record=args.record)
+    app.run()
+    return app.return_code or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = _command_parsers()
+    try:
+        if argv and argv[0] in commands:
+            parser, handler = commands[argv[0]]
+            args = parser.parse_args(argv[1:])
+        else:
+            parser, handler = _tui_parser(), cmd_tui
+            args = parser.parse_args(argv)
+        return handler(args)
+    except ScenarioError as exc:
+        print(exc.format(getattr(args, "scenario", None)), file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,415 @@
+"""The step engine: forward cache, backward steps, and positions (DESIGN.md section 2).
+
+:func:`run` evaluates a scenario once and returns a :class:`Walk`: immutable step records in
+run order. A position ``p`` (0..M) means "the first ``p`` steps have been applied". Values at
+any position are found by looking up the last write at or before it (a bisect over each
+name's writes), so any position is reachable in either direction without re-running the
+pass and without a snapshot of every gradient at every step: each step holds only the value
+it wrote (and, for ``+=``, its contribution); ``before`` is the previous write's object.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections import ChainMap
+from dataclasses import dataclass, field
+import numpy as np
+
+from bpstep.core.errors import ScenarioError
+from bpstep.core.expr import DEFAULT_LIMITS, RESERVED_NAMES, Limits, Value, Walker, fmt_shape, shape_of, to_value
+from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
+from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One value of the forward cache: an input (stage None) or a stage's output."""
+
+    name: str
+    version: int
+    stage: int | None
+    value: Value
+    line: int
+    code: str
+
+    @property
+    def label(self) -> str:
+        return self.name if self.version == 1 else f"{self.name}#{self.version}"
+
+
+@dataclass(frozen=True)
+class Read:
+    name: str
+    kind: str  # "forward", "gradient" or "local"
+
+
+@dataclass(frozen=True)
+class Contribution:
+    step: int  # the step index (1-based); 0 for the upstream gradient
+    stage: int | None  # None for the upstream gradient
+    op: str
+    value: Value
+    discarded: bool = False  # wiped out by a later '=' (the bug the notes warn about)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One backward statement executed."""
+
+    index: int  # 1-based
+    stage: int
+    line: int
+    col: int
+    code: str
+    source: str
+    target: str
+    op: str  # "=" or "+="
+    before: Value | None
+    contribution: Value
+    after: Value
+    reads: tuple[Read, ...]
+    gradient_of: str | None  # the forward name whose gradient this is; None for a local
+    overwrites: tuple[int, ...] = ()  # stages whose contributions this '=' discarded
+    previous: int = 0  # index of the previous step that wrote the same target (0: none)
+
+    @property
+    def accumulates(self) -> bool:
+        return self.op == "+="
+
+
+@dataclass(frozen=True)
+class Walk:
+    scenario: Scenario
+    cache: tuple[CacheEntry, ...]
+    forward: tuple[Statement, ...]
+    backward: tuple[Statement, ...]  # in run order
+    output: str
+    upstream: Value
+    steps: tuple[Step, ...]
+    hints: tuple[str, ...] = ()
+    known: frozenset[str] = frozenset()  # every input and forward name
+    _writes: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    _bounds: tuple[int, ...] = (0,)
+
+    # -- the shape of the walk ----------------------------------------------------------
+    @property
+    def upstream_name(self) -> str:
+        return "d" + self.output
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    @property
+    def stage_count(self) -> int:
+        return len(self.forward)
+
+    @property
+    def names(self) -> list[str]:
+        """Every name the backward pass writes (and the upstream gradient), first write first."""
+        return [self.upstream_name] + [n for n in self._writes if n != self.upstream_name]
+
+    def is_gradient(self, name: str) -> bool:
+        """``dv`` for a forward or input name ``v``; any other backward name is a local."""
+        return name.startswith("d") and name[1:] in self.known
+
+    def step(self, position: int) -> Step | None:
+        """The step applied last at ``position`` (None at 0)."""
+        return self.steps[position - 1] if 1 <= position <= len(self.steps) else None
+
+    def stage_at(self, position: int) -> int | None:
+        """The stage being back-propagated at a position: the last applied step's stage, or
+        the first stage to run at the start."""
+        step = self.step(position) or self.step(1)
+        return step.stage if step else None
+
+    def clamp(self, position: int) -> int:
+        return min(max(position, 0), len(self.steps))
+
+    def next_stage(self, position: int) -> int:
+        """Position after the whole stage that follows ``position``."""
+        index = bisect.bisect_right(self._bounds, position)
+        return self._bounds[index] if index < len(self._bounds) else len(self.steps)
+
+    def previous_stage(self, position: int) -> int:
+        index = bisect.bisect_left(self._bounds, position) - 1
+        return self._bounds[index] if index >= 0 else 0
+
+    def stage_position(self, stage: int) -> int | None:
+        """Position after all the steps of ``stage`` (None if no step belongs to it)."""
+        found = [s.index for s in self.steps if s.stage == stage]
+        return found[-1] if found else None
+
+    # -- values at a position -----------------------------------------------------------
+    def cache_value(self, name: str) -> Value:
+        """The last cached value of a forward or input name."""
+        return next(e.value for e in reversed(self.cache) if e.name == name)
+
+    def step_list(self, name: str) -> list[Step]:
+        return [self.steps[i - 1] for i in self._writes.get(name, [])]
+
+    def last_write(self, name: str, position: int) -> int:
+        """Index of the last step at or before ``position`` that wrote ``name`` (0: none)."""
+        writes = self._writes.get(name, [])
+        k = bisect.bisect_right(writes, position)
+        return writes[k - 1] if k else 0
+
+    def value_at(self, name: str, position: int) -> Value | None:
+        index = self.last_write(name, position)
+        if index:
+            return self.steps[index - 1].after
+        if name == self.upstream_name:
+            return self.upstream
+        return None
+
+    def gradients_at(self, position: int) -> dict[str, Value]:
+        out = {}
+        for name in self.names:
+            value = self.value_at(name, position)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def contributions_at(self, name: str, position: int) -> list[Contribution]:
+        """The contributions ``name`` has received up to ``position``, with their stages;
+        those wiped out by a later ``=`` are marked ``discarded``."""
+        out: list[Contribution] = []
+        if name == self.upstream_name:
+            out.append(Contribution(0, None, "=", self.upstream))
+        for index in self._writes.get(name, []):
+            if index > position:
+                break
+            step = self.steps[index - 1]
+            if step.op == "=":
+                out = [Contribution(c.step, c.stage, c.op, c.value, True) for c in out]
+            out.append(Contribution(index, step.stage, step.op, step.contribution))
+        return out
+
+    def final_gradients(self) -> dict[str, Value]:
+        """The final value of every gradient name (``dv`` of a forward value ``v``)."""
+        state = self.gradients_at(len(self.steps))
+        return {n: v for n, v in state.items() if self.is_gradient(n)}
+
+    def final_locals(self) -> dict[str, Value]:
+        state = self.gradients_at(len(self.steps))
+        return {n: v for n, v in state.items() if not self.is_gradient(n)}
+
+
+# -- running a scenario -------------------------------------------------------------------
+
+def load_walk(path: str, limits: Limits = DEFAULT_LIMITS) -> Walk:
+    """Load and run a scenario; every ScenarioError carries ``path``."""
+    scenario = load(path, limits)
+    try:
+        return run(scenario, limits)
+    except ScenarioError as exc:
+        exc.path = path
+        raise
+
+
+def _evaluate(statement: Statement, env, rng, limits: Limits) -> tuple[Value, list[str]]:
+    walker = Walker(env, statement.block, rng=rng, limits=limits)
+    value = walker.evaluate(statement.value)
+    return value, walker.reads
+
+
+def _run_inputs(scenario: Scenario, env: dict[str, Value], rng, limits: Limits) -> list[CacheEntry]:
+    entries: list[CacheEntry] = []
+    if isinstance(scenario.inputs, CodeBlock):
+        for statement in parse_block(scenario.inputs, limits):
+            value, _ = _evaluate(statement, env, rng, limits)
+            env[statement.target] = _assign(statement, env, value)
+            entries.append(CacheEntry(statement.target, 1, None, value, statement.line, statement.source))
+        if not entries:
+            raise scenario.inputs.error("'inputs' assigns no names; give at least one input")
+        return entries
+    for entry in scenario.inputs:
+        if entry.name in RESERVED_NAMES:
+            raise ScenarioError(f"'{entry.name}' is a reserved name; choose another", entry.line, entry.col)
+        if entry.literal is not None:
+            value = entry.literal.value
+            code = ""
+        else:
+            statements = parse_block(entry.expression, limits, allow_expression=True)
+            if len(statements) != 1 or statements[0].target:
+                raise entry.expression.error(f"input '{entry.name}' takes one expression, such as "
+                                             "np.random.randn(5, 10)")
+            value, _ = _evaluate(statements[0], env, rng, limits)
+            code = statements[0].code
+        env[entry.name] = value
+        entries.append(CacheEntry(entry.name, 1, None, value, entry.line, code))
+    return entries
+
+
+def _assign(statement: Statement, env, value: Value) -> Value:
+    """The new value of a forward or input statement's target (``=`` or ``+=``)."""
+    if statement.op == "=":
+        return value
+    if statement.target not in env:
+        raise statement.error(f"'{statement.target}' has no value to add to yet")
+    return _add(statement, env[statement.target], value)
+
+
+def _add(statement: Statement, before: Value, contribution: Value) -> Value:
+    try:
+        np.broadcast_shapes(shape_of(before), shape_of(contribution))
+    except ValueError:
+        raise statement.error(f"{statement.target} += ...: shapes {fmt_shape(shape_of(before))} and "
+                              f"{fmt_shape(shape_of(contribution))} do not broadcast together") from None
+    with np.errstate(all="ignore"):
+        result = np.add(before, contribution)
+    return to_value(result)
+
+
+def _upstream(scenario: Scenario, output: str, env: dict[str, Value], rng, limits: Limits) -> Value:
+    out_shape = shape_of(env[output])
+    spec = scenario.upstream
+    name = "d" + output
+    if spec is None:
+        value: Value = np.float64(1.0) if not out_shape else np.ones(out_shape)
+        line, col = 1, 1
+    elif isinstance(spec, Literal):
+        value, line, col = spec.value, spec.line, spec.col
+    else:
+        statements = parse_block(spec, limits, allow_expression=True)
+        line, col = statements[0].line if statements else 1, statements[0].col if statements else 1
+        local: dict[str, Value] = {}
+        scope = ChainMap(local, env)
+        for statement in statements:
+            value, _ = _evaluate(statement, scope, rng, limits)
+            if not statement.target:
+                local[name] = value
+            else:
+                local[statement.target] = _assign(statement, scope, value)
+        if name not in local:
+            raise spec.error(f"'upstream' must give the output's gradient: assign {name} (or write "
+                             "one expression)")
+        value = local[name]
+    shape = shape_of(value)
+    if shape != out_shape:
+        if shape:
+            raise ScenarioError(f"upstream gradient {name} has shape {fmt_shape(shape)}, but the output "
+                                f"{output} has shape {fmt_shape(out_shape)}", line, col)
+        value = np.full(out_shape, float(value)) if out_shape else value
+    return to_value(value)
+
+
+def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
+        backward: list[Statement] | None = None) -> Walk:
+    """Evaluate the forward pass, then every backward statement, recording steps.
+
+    ``backward`` replaces the scenario's own backward statements (the derivation uses it).
+    """
+    rng = np.random.RandomState(scenario.seed)
+    env: dict[str, Value] = {}
+    cache = _run_inputs(scenario, env, rng, limits)
+    versions = {entry.name: 1 for entry in cache}
+
+    forward = number_forward(parse_block(scenario.forward, limits))
+    if not forward:
+        raise scenario.forward.error("'forward' has no statements; write at least one stage")
+    for statement in forward:
+        value, _ = _evaluate(statement, env, None, limits)
+        value = env[statement.target] = _assign(statement, env, value)
+        versions[statement.target] = versions.get(statement.target, 0) + 1
+        cache.append(CacheEntry(statement.target, versions[statement.target], statement.stage, value,
+                                statement.line, statement.source))
+
+    if scenario.output is not None:
+        output, line, col = scenario.output
+        if output not in env:
+            raise ScenarioError(f"'output' names '{output}', which the forward pass does not assign",
+                                line, col)
+    else:
+        output = forward[-1].target
+    known = set(env)
+    for entry in cache:
+        if entry.name.startswith("d") and entry.name[1:] in known:
+            raise ScenarioError(f"'{entry.name}' would be the gradient of '{entry.name[1:]}'; rename "
+                                "this value", entry.line, 1)
+    upstream = _upstream(scenario, output, env, rng, limits)
+
+    if backward is None:
+        backward = parse_block(scenario.backward, limits) if scenario.backward is not None else []
+    for statement in backward:
+        if statement.target in known:
+            raise statement.error(f"the backward pass assigns '{statement.target}', a forward value; "
+                                  f"assign its gradient d{statement.target} or a new local name")
+    backward = attribute_backward(backward, forward, known)
+    backward = sorted(backward, key=lambda s: -s.stage)  # stable: source order within a stage
+    steps, writes = _run_backward(backward, env, known, output, upstream, limits)
+
+    bounds = [0] + [s.index for s, nxt in zip(steps, steps[1:] + [None]) if nxt is None or nxt.stage != s.stage]
+    return Walk(scenario, tuple(cache), tuple(forward), tuple(backward), output, upstream, tuple(steps),
+                tuple(_hints(backward, known)), frozenset(known), writes, tuple(bounds))
+
+
+def _run_backward(backward: list[Statement], forward_env: dict[str, Value], known: set[str],
+                  output: str, upstream: Value, limits: Limits) -> tuple[list[Step], dict[str, list[int]]]:
+    grads: dict[str, Value] = {"d" + output: upstream}
+    scope = ChainMap(grads, forward_env)
+    writes: dict[str, list[int]] = {}
+    stages_of: dict[str, list[int]] = {"d" + output: []}  # stages of live contributions
+    steps: list[Step] = []
+    for index, statement in enumerate(backward, start=1):
+        contribution, read_names = _evaluate(statement, scope, None, limits)
+        target = statement.target
+        before = grads.get(target)
+        overwrites: tuple[int, ...] = ()
+        if statement.op == "+=":
+            if before is None:
+                raise statement.error(f"{target} += ... but {target} has no value yet; the first "
+                                      f"contribution is written {target} = ...")
+            after = _add(statement, before, contribution)
+            stages_of.setdefault(target, []).append(statement.stage)
+        else:
+            after = contribution
+            overwrites = tuple(sorted({s for s in stages_of.get(target, []) if s != statement.stage},
+                                      reverse=True))
+            stages_of[target] = [statement.stage]
+        grads[target] = after
+        reads = tuple(Read(n, _kind(n, grads, known)) for n in read_names)
+        gradient_of = target[1:] if target.startswith("d") and target[1:] in known else None
+        previous_writes = writes.setdefault(target, [])
+        steps.append(Step(index, statement.stage, statement.line, statement.col, statement.code,
+                          statement.source, target, statement.op, before, contribution, after, reads,
+                          gradient_of, overwrites, previous_writes[-1] if previous_writes else 0))
+        previous_writes.append(index)
+    return steps, writes
+
+
+def _kind(name: str, grads: dict[str, Value], known: set[str]) -> str:
+    if name in grads:
+        return "gradient" if name.startswith("d") and name[1:] in known else "local"
+    return "forward"
+
+
+def _hints(backward: list[Statement], known: set[str]) -> list[str]:
+    """Backward locals that look like misspelled gradient names (the notes' ``dinven``)."""
+    hints = []
+    seen = set()
+    for statement in backward:
+        name = statement.target
+        if name in seen or not name.startswith("d") or len(name) < 3 or name[1:] in known:
+            continue
+        seen.add(name)
+        close = difflib.get_close_matches(name[1:], sorted(known), n=1, cutoff=0.75)
+        if close:
+            hints.append(f"line {statement.line}: {name} is not a gradient name (no forward value is "
+                         f"called '{name[1:]}'), so it is a local of the backward pass; did you mean "
+                         f"d{close[0]}, the gradient of {close[0]}?")
+    return hints
+
+
+def run_text(text: str, path: str = "<scenario>", limits: Limits = DEFAULT_LIMITS) -> Walk:
+    """Parse and run a scenario given as text (for tests and tools)."""
+    from bpstep.core.scenario import parse
+
+    try:
+        return run(parse(text, path, "", limits), limits)
+    except ScenarioError as exc:
+        exc.path = path
+        raise
+
+

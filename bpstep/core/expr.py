@@ -1,0 +1,477 @@
+"""bpstep's expression language: a whitelisting evaluator over Python's ``ast``.
+
+User code is never handed to ``eval`` or ``exec``, and no module object is ever reachable
+from it: ``np.exp`` is not an attribute lookup on numpy but a key in :data:`FUNCTIONS`.
+Every node type, attribute, function and keyword not listed here is refused with its
+position and a word on what is allowed.
+
+Values are ``numpy.float64`` scalars and read-only ``float64`` arrays. Sizes of results are
+computed before anything is allocated and checked against :class:`Limits`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from bpstep.core.errors import ScenarioError
+from bpstep.core.source import CodeBlock
+
+Value = Any  # np.float64 | np.ndarray (float64, read-only)
+
+MODULE_ROOTS = ("np", "math")
+RESERVED_NAMES = frozenset(MODULE_ROOTS) | {"abs", "max", "min"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Budgets checked before work is done (see README, "Limits")."""
+
+    max_file_bytes: int = 1_000_000
+    max_statements: int = 100_000
+    max_elements: int = 4_000_000  # elements of any one array (32 MB of float64)
+    max_matmul_work: int = 1_000_000_000  # multiply-adds of one matrix product
+    max_depth: int = 100  # nesting depth of one expression
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    impl: Callable[..., Any]
+    kind: str  # "unary", "binary", "reduce", "dot", "random", "minmax"
+    random: bool = False
+
+
+def _reduce(fn):
+    def call(x, axis=None, keepdims=False):
+        return fn(x, axis=axis, keepdims=keepdims)
+
+    return call
+
+
+FUNCTIONS: dict[str, Function] = {}
+for _mod in MODULE_ROOTS:
+    for _fn, _impl in (("exp", np.exp), ("log", np.log), ("sqrt", np.sqrt), ("tanh", np.tanh)):
+        FUNCTIONS[f"{_mod}.{_fn}"] = Function(f"{_mod}.{_fn}", _impl, "unary")
+FUNCTIONS.update(
+    {
+        "np.abs": Function("np.abs", np.abs, "unary"),
+        "abs": Function("abs", np.abs, "unary"),
+        "np.maximum": Function("np.maximum", np.maximum, "binary"),
+        "np.minimum": Function("np.minimum", np.minimum, "binary"),
+        "max": Function("max", np.maximum, "minmax"),
+        "min": Function("min", np.minimum, "minmax"),
+        "np.sum": Function("np.sum", _reduce(np.sum), "reduce"),
+        "np.mean": Function("np.mean", _reduce(np.mean), "reduce"),
+        "np.dot": Function("np.dot", np.dot, "dot"),
+        "np.random.randn": Function("np.random.randn", None, "random", random=True),
+        "np.random.rand": Function("np.random.rand", None, "random", random=True),
+    }
+)
+CONSTANTS = {"np.pi": math.pi, "math.pi": math.pi, "np.e": math.e, "math.e": math.e}
+METHODS = ("dot", "sum", "mean")
+ATTRIBUTES = ("T", "shape")
+
+ALLOWED = (
+    "numbers, names, + - * / ** @, unary - and +, comparisons < <= > >=, parentheses, "
+    "list literals, subscripts with whole numbers and slices, .T, .shape, .dot(), "
+    ".sum(axis=, keepdims=), .mean(), and the functions "
+    + ", ".join(sorted(n for n in FUNCTIONS if not FUNCTIONS[n].random))
+)
+
+_BINOPS = {
+    ast.Add: ("+", np.add),
+    ast.Sub: ("-", np.subtract),
+    ast.Mult: ("*", np.multiply),
+    ast.Div: ("/", np.true_divide),
+    ast.Pow: ("**", np.power),
+}
+_CMPOPS = {ast.Lt: ("<", np.less), ast.LtE: ("<=", np.less_equal), ast.Gt: (">", np.greater),
+           ast.GtE: (">=", np.greater_equal)}
+_NODE_WORDS = {
+    ast.Lambda: "lambda", ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
+    ast.DictComp: "comprehensions", ast.SetComp: "comprehensions", ast.JoinedStr: "f-strings",
+    ast.NamedExpr: "the walrus operator :=", ast.Dict: "dicts", ast.Set: "sets",
+    ast.IfExp: "conditional expressions", ast.BoolOp: "and/or", ast.Await: "await",
+    ast.Yield: "yield", ast.YieldFrom: "yield", ast.FormattedValue: "f-strings",
+    ast.Tuple: "tuples", ast.Starred: "starred expressions",
+}
+
+
+def to_value(x: Any) -> Value:
+    """Normalise a numeric result to float64 (scalar) or a read-only float64 array."""
+    if isinstance(x, np.ndarray):
+        if x.ndim == 0:
+            return np.float64(x)
+        arr = np.asarray(x, dtype=np.float64)  # results are fresh arrays: no copy needed
+        arr.flags.writeable = False
+        return arr
+    return np.float64(x)
+
+
+def shape_of(x: Value) -> tuple[int, ...]:
+    return tuple(np.shape(x))
+
+
+def fmt_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def depth_of(node: ast.AST) -> int:
+    """Nesting depth of an AST, computed without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(current))
+    return deepest
+
+
+def qualified_name(node: ast.AST) -> str | None:
+    """``np.random.randn`` for the chain of attributes over a module root, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name) and node.id in MODULE_ROOTS:
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def names_read(node: ast.AST) -> list[str]:
+    """The user names an expression reads, in order of first appearance, without functions."""
+    seen: dict[str, None] = {}
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Call):
+            func = current.func
+            if isinstance(func, ast.Name) and func.id in FUNCTIONS:
+                pass
+            elif qualified_name(func) is None:
+                stack.append(func)
+            stack.extend(reversed(current.args))
+            stack.extend(reversed([k.value for k in current.keywords]))
+            continue
+        if isinstance(current, ast.Attribute) and qualified_name(current) is not None:
+            continue
+        if isinstance(current, ast.Name):
+            seen.setdefault(current.id, None)
+        stack.extend(reversed(list(ast.iter_child_nodes(current))))
+    return list(seen)
+
+
+@dataclass
+class Walker:
+    """Evaluates one expression tree at a time against ``env``.
+
+    ``block`` maps AST positions back to the scenario file; ``rng`` is given only where
+    ``np.random.*`` is allowed (``inputs`` and ``upstream``).
+    """
+
+    env: Mapping[str, Value]
+    block: CodeBlock
+    rng: np.random.RandomState | None = None
+    limits: Limits = DEFAULT_LIMITS
+    reads: list[str] = field(default_factory=list)
+
+    # -- entry points -------------------------------------------------------------------
+    def evaluate(self, node: ast.AST) -> Value:
+        if depth_of(node) > self.limits.max_depth:
+            raise self._error(node, f"expression is nested more than {self.limits.max_depth} "
+                                    "levels deep; split it into stages")
+        with np.errstate(all="ignore"):
+            result = self._eval(node)
+        if isinstance(result, tuple):
+            raise self._error(node, "a shape is not a value; use it as *X.shape or X.shape[i]")
+        return to_value(result)
+
+    # -- helpers --------------------------------------------------------------------------
+    def _error(self, node: ast.AST, message: str) -> ScenarioError:
+        return self.block.error(message, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+
+    def _refuse(self, node: ast.AST, what: str) -> ScenarioError:
+        return self._error(node, f"{what} is not allowed in bpstep expressions; allowed: {ALLOWED}")
+
+    def _check_size(self, node: ast.AST, shape: tuple[int, ...], what: str) -> None:
+        size = math.prod(shape)
+        if size > self.limits.max_elements:
+            raise self._error(node, f"{what} would make an array of shape {fmt_shape(shape)} "
+                                    f"({size} elements); the limit is {self.limits.max_elements}")
+
+    def _value(self, node: ast.AST) -> Value:
+        value = self._eval(node)
+        if isinstance(value, tuple):
+            raise self._error(node, "a shape is not a value; use it as *X.shape or X.shape[i]")
+        return value
+
+    def _broadcast(self, node: ast.AST, op: str, *values: Value) -> tuple[int, ...]:
+        shapes = [shape_of(v) for v in values]
+        try:
+            shape = np.broadcast_shapes(*shapes)
+        except ValueError:
+            shown = " and ".join(fmt_shape(s) for s in shapes)
+            raise self._error(node, f"shapes {shown} do not broadcast together for {op}") from None
+        self._check_size(node, shape, op)
+        return shape
+
+    def _dot_shape(self, node: ast.AST, op: str, a: Value, b: Value) -> tuple[int, ...]:
+        sa, sb = shape_of(a), shape_of(b)
+        if not sa or not sb:
+            return self._broadcast(node, op, a, b)
+        if len(sa) > 2 or len(sb) > 2:
+            raise self._error(node, f"{op} takes 1-D or 2-D arrays, not shapes {fmt_shape(sa)} "
+                                    f"and {fmt_shape(sb)}")
+        inner_b = sb[0]
+        if sa[-1] != inner_b:
+            raise self._error(node, f"shapes {fmt_shape(sa)} and {fmt_shape(sb)} are not aligned "
+                                    f"for {op}: {sa[-1]} (dim {len(sa) - 1}) != {inner_b} (dim 0)")
+        shape = sa[:-1] + sb[1:]
+        self._check_size(node, shape, op)
+        work = math.prod(shape) * sa[-1]
+        if work > self.limits.max_matmul_work:
+            raise self._error(node, f"{op} of {fmt_shape(sa)} and {fmt_shape(sb)} needs {work} "
+                                    f"multiply-adds; the limit is {self.limits.max_matmul_work}")
+        return shape
+
+    def _int(self, node: ast.AST, value: Any, what: str) -> int:
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        if np.ndim(value) == 0 and not isinstance(value, tuple):
+            f = float(value)
+            if math.isfinite(f) and f == int(f):
+                return int(f)
+        raise self._error(node, f"{what} must be a whole number")
+
+    # -- the walk -------------------------------------------------------------------------
+    def _eval(self, node: ast.AST) -> Any:
+        method = getattr(self, "_eval_" + type(node).__name__, None)
+        if method is None:
+            word = _NODE_WORDS.get(type(node), type(node).__name__)
+            raise self._refuse(node, word)
+        return method(node)
+
+    def _eval_Constant(self, node: ast.Constant) -> Any:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "strings" if isinstance(value, str) else repr(value)
+            raise self._refuse(node, kind)
+        if isinstance(value, int):
+            if abs(value) > 2**63:
+                raise self._error(node, "integer constant is too large")
+            return value
+        return np.float64(value)
+
+    def _eval_Name(self, node: ast.Name) -> Value:
+        name = node.id
+        if name in RESERVED_NAMES:
+            raise self._error(node, f"'{name}' can only be used to call its functions, as in "
+                                    f"{'np.exp(x)' if name in MODULE_ROOTS else name + '(x)'}")
+        if name not in self.env:
+            raise self._error(node, f"name '{name}' is not defined")
+        if name not in self.reads:
+            self.reads.append(name)
+        return self.env[name]
+
+    def _eval_BinOp(self, node: ast.BinOp) -> Value:
+        if isinstance(node.op, ast.MatMult):
+            a, b = self._value(node.left), self._value(node.right)
+            if not shape_of(a) or not shape_of(b):
+                raise self._error(node, "@ needs arrays on both sides; use * for scalars")
+            self._dot_shape(node, "@", a, b)
+            return np.matmul(a, b)
+        if type(node.op) not in _BINOPS:
+            raise self._refuse(node, "operator " + type(node.op).__name__)
+        symbol, fn = _BINOPS[type(node.op)]
+        a, b = self._value(node.left), self._value(node.right)
+        self._broadcast(node, f"'{symbol}'", a, b)
+        return fn(np.float64(a) if isinstance(a, int) else a, np.float64(b) if isinstance(b, int) else b)
+
+    def _eval_UnaryOp(self, node: ast.UnaryOp) -> Value:
+        if isinstance(node.op, ast.USub):
+            value = self._value(node.operand)
+            return -value
+        if isinstance(node.op, ast.UAdd):
+            return self._value(node.operand)
+        raise self._refuse(node, "operator " + type(node.op).__name__)
+
+    def _eval_Compare(self, node: ast.Compare) -> Value:
+        if len(node.ops) != 1:
+            raise self._error(node, "chained comparisons are not allowed; compare two values")
+        if type(node.ops[0]) not in _CMPOPS:
+            raise self._refuse(node, "comparison " + type(node.ops[0]).__name__)
+        symbol, fn = _CMPOPS[type(node.ops[0])]
+        a, b = self._value(node.left), self._value(node.comparators[0])
+        self._broadcast(node, f"'{symbol}'", a, b)
+        return np.asarray(fn(a, b), dtype=np.float64)
+
+    def _eval_List(self, node: ast.List) -> Value:
+        items = [self._value(item) for item in node.elts]
+        if not items:
+            raise self._error(node, "an empty list is not a value")
+        shapes = {shape_of(v) for v in items}
+        if len(shapes) != 1:
+            shown = ", ".join(fmt_shape(s) for s in sorted(shapes))
+            raise self._error(node, f"list items must all have one shape, not {shown}")
+        self._check_size(node, (len(items),) + shapes.pop(), "list")
+        return np.array(items, dtype=np.float64)
+
+    def _eval_Subscript(self, node: ast.Subscript) -> Any:
+        value = self._eval(node.value)
+        index = node.slice
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        key = tuple(self._index_part(p) for p in parts)
+        if isinstance(value, tuple):  # X.shape[i]
+            if len(key) != 1 or not isinstance(key[0], int):
+                raise self._error(node, "a shape takes one whole-number index")
+            if not -len(value) <= key[0] < len(value):
+                raise self._error(node, f"index {key[0]} is out of range for shape {fmt_shape(value)}")
+            return value[key[0]]
+        shape = shape_of(value)
+        if len(key) > len(shape):
+            raise self._error(node, f"too many indices ({len(key)}) for a value of shape "
+                                    f"{fmt_shape(shape)}")
+        for dim, (k, size) in enumerate(zip(key, shape)):
+            if isinstance(k, int) and not -size <= k < size:
+                raise self._error(node, f"index {k} is out of range for axis {dim} of size {size} "
+                                        f"(shape {fmt_shape(shape)})")
+        return value[key if len(key) > 1 else key[0]]
+
+    def _index_part(self, node: ast.AST) -> int | slice:
+        if isinstance(node, ast.Slice):
+            parts = [None if p is None else self._int(p, self._eval(p), "a slice bound")
+                     for p in (node.lower, node.upper, node.step)]
+            if parts[2] == 0:
+                raise self._error(node, "slice step cannot be zero")
+            return slice(*parts)
+        return self._int(node, self._eval(node), "an index")
+
+    def _eval_Attribute(self, node: ast.Attribute) -> Any:
+        qual = qualified_name(node)
+        if qual is not None:
+            if qual in CONSTANTS:
+                return np.float64(CONSTANTS[qual])
+            if qual in FUNCTIONS:
+                raise self._error(node, f"{qual} is a function; call it, as in {qual}(x)")
+            raise self._refuse(node, f"'{qual}'")
+        if node.attr not in ATTRIBUTES:
+            if node.attr in METHODS:
+                raise self._error(node, f".{node.attr} is a method; call it, as in X.{node.attr}(...)")
+            raise self._refuse(node, f"attribute '.{node.attr}'")
+        value = self._value(node.value)
+        if node.attr == "shape":
+            return shape_of(value)
+        return np.transpose(value) if np.ndim(value) else value
+
+    # -- calls --------------------------------------------------------------------------
+    def _args(self, node: ast.Call) -> list[Any]:
+        args: list[Any] = []
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                value = self._eval(arg.value)
+                if not isinstance(value, tuple):
+                    raise self._error(arg, "only a shape can be unpacked with *, as in *D.shape")
+                args.extend(value)
+            else:
+                args.append(self._eval(arg))
+        return args
+
+    def _keywords(self, node: ast.Call, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kw in node.keywords:
+            if kw.arg is None or kw.arg not in allowed:
+                shown = "no keyword arguments" if not allowed else "only " + ", ".join(f"{a}=" for a in allowed)
+                raise self._error(kw.value if kw.arg is None else kw, f"{what} takes {shown}")
+            if kw.arg == "keepdims":
+                if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool)):
+                    raise self._error(kw.value, "keepdims= takes True or False")
+                out["keepdims"] = kw.value.value
+            elif kw.arg == "axis":
+                if isinstance(kw.value, ast.Constant) and kw.value.value is None:
+                    out["axis"] = None
+                else:
+                    out["axis"] = self._int(kw.value, self._eval(kw.value), "axis=")
+        return out
+
+    def _eval_Call(self, node: ast.Call) -> Value:
+        func = node.func
+        if isinstance(func, ast.Attribute) and qualified_name(func) is None:
+            if func.attr not in METHODS:
+                raise self._refuse(func, f"method '.{func.attr}()'")
+            target = self._value(func.value)
+            return self._call(node, f".{func.attr}()", "dot" if func.attr == "dot" else "reduce",
+                              getattr(np, func.attr) if func.attr != "dot" else np.dot, [target])
+        if isinstance(func, ast.Name):
+            name = func.id
+        else:
+            name = qualified_name(func)
+        if name is None or name not in FUNCTIONS:
+            shown = name if name is not None else type(func).__name__
+            if isinstance(func, ast.Name) and func.id in self.env:
+                raise self._error(func, f"'{func.id}' is a value, not a function")
+            raise self._refuse(func, f"calling '{shown}'")
+        spec = FUNCTIONS[name]
+        if spec.random:
+            return self._random(node, name)
+        return self._call(node, name, spec.kind, spec.impl, [])
+
+    def _call(self, node: ast.Call, name: str, kind: str, impl, first: list[Any]) -> Value:
+        if kind == "reduce":
+            kwargs = self._keywords(node, ("axis", "keepdims"), name)
+        else:
+            kwargs = self._keywords(node, (), name)
+        args = first + self._args(node)
+        for arg in args:
+            if isinstance(arg, tuple):
+                raise self._error(node, f"{name} takes values, not shapes")
+        low, high = {"unary": (1, 1), "binary": (2, 2), "dot": (2, 2), "reduce": (1, 1),
+                     "minmax": (1, 64)}[kind]
+        if not low <= len(args) <= high:
+            given, low, high = len(args) - len(first), low - len(first), high - len(first)
+            want = str(low) if low == high else f"{low} to {high}"
+            raise self._error(node, f"{name} takes {want} argument{'s' * (want != '1')}, not {given}")
+        args = [np.float64(a) if isinstance(a, int) else a for a in args]
+        if kind == "dot":
+            self._dot_shape(node, name, args[0], args[1])
+            return np.dot(args[0], args[1])
+        if kind in ("binary",):
+            self._broadcast(node, name, *args)
+            return impl(*args)
+        if kind == "minmax":
+            if len(args) == 1:
+                if not shape_of(args[0]) or not math.prod(shape_of(args[0])):
+                    raise self._error(node, f"{name}() of one value needs a non-empty array")
+                return (np.max if name == "max" else np.min)(args[0])
+            self._broadcast(node, name, *args)
+            result = args[0]
+            for other in args[1:]:
+                result = impl(result, other)
+            return result
+        if kind == "reduce":
+            axis = kwargs.get("axis")
+            ndim = np.ndim(args[0])
+            if axis is not None and not -max(ndim, 1) <= axis < max(ndim, 1):
+                raise self._error(node, f"axis {axis} is out of range for a value of shape "
+                                        f"{fmt_shape(shape_of(args[0]))}")
+            return impl(args[0], **kwargs)
+        return impl(args[0])
+
+    def _random(self, node: ast.Call, name: str) -> Value:
+        if self.rng is None:
+            raise self._error(node, f"{name} is allowed in inputs and upstream only, so that "
+                                    "the forward and backward passes are deterministic")
+        self._keywords(node, (), name)
+        dims = tuple(self._int(node, a, f"each size given to {name}") for a in self._args(node))
+        if any(d < 0 for d in dims):
+            raise self._error(node, f"{name} sizes must not be negative, not {fmt_shape(dims)}")
+        self._check_size(node, dims, name)
+        draw = self.rng.randn if name.endswith("randn") else self.rng.rand
+        return draw(*dims)

@@ -1,0 +1,199 @@
+"""From code blocks to statements with stages (DESIGN.md section 1, "Stages").
+
+A forward statement is one stage, numbered in order unless a ``#(n)`` marker gives its
+number. A backward statement belongs to the stage of its marker; otherwise ``dv`` belongs to
+the one stage that reads ``v`` (or, among several, the one whose output's gradient it reads);
+a backward local without a marker belongs to the stage of the statement before it.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+
+from bpstep.core.errors import ScenarioError
+from bpstep.core.expr import RESERVED_NAMES, Limits, names_read
+from bpstep.core.source import CodeBlock
+
+MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
+MAX_STAGE = 1_000_000
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One assignment, ``target op value``, and where it stands."""
+
+    block: CodeBlock
+    target: str
+    op: str  # "=" or "+="
+    value: ast.expr
+    lineno: int  # 1-based line inside the block
+    line: int  # 1-based line in the scenario file
+    col: int
+    code: str  # the statement as written, without its comment
+    source: str  # the statement's line(s) as written, comment included
+    marker: int | None
+    reads: tuple[str, ...]  # names the right-hand side reads (and the target, for +=)
+    stage: int = 0  # 0 for inputs; set for forward and backward statements
+
+    def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
+        if node is None:
+            return ScenarioError(message, self.line, self.col)
+        return self.block.error(message, node.lineno, node.col_offset)
+
+    def with_stage(self, stage: int) -> "Statement":
+        return Statement(**{**self.__dict__, "stage": stage})
+
+
+def _comments(text: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                out[tok.start[0]] = tok.string
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return out
+
+
+_STATEMENT_WORDS = {
+    ast.Import: "import", ast.ImportFrom: "import", ast.FunctionDef: "def", ast.ClassDef: "class",
+    ast.For: "for", ast.While: "while", ast.If: "if", ast.With: "with", ast.Try: "try",
+    ast.Delete: "del", ast.Global: "global", ast.Nonlocal: "nonlocal", ast.Return: "return",
+    ast.Raise: "raise", ast.Assert: "assert", ast.Pass: "pass", ast.AsyncFunctionDef: "async def",
+    ast.Lambda: "lambda",
+}
+
+
+def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = False) -> list[Statement]:
+    """Parse a code block into assignments. With ``allow_expression``, a block that is a
+    single bare expression is returned as one statement with an empty target."""
+    block.check_line_lengths()
+    try:
+        module = ast.parse(block.text, mode="exec")
+    except SyntaxError as exc:
+        message = exc.msg or "invalid syntax"
+        raise block.error(f"invalid Python syntax: {message}", exc.lineno or 1, (exc.offset or 1) - 1) from None
+    except (MemoryError, RecursionError, ValueError):
+        raise block.error("the code is too complex to parse; split it into stages") from None
+    if len(module.body) > limits.max_statements:
+        raise block.error(f"{len(module.body)} statements; the limit is {limits.max_statements} "
+                          "(raise it with --max-statements)", module.body[limits.max_statements].lineno)
+    comments = _comments(block.text)
+    lines = block.lines()
+    statements = []
+    body = module.body
+    if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
+        return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
+    for node in body:
+        if isinstance(node, ast.Assign):
+            if len(node.targets) != 1:
+                raise block.error("assign one name per statement (a = b = ... is not allowed)",
+                                  node.lineno, node.col_offset)
+            target_node, op = node.targets[0], "="
+        elif isinstance(node, ast.AugAssign):
+            if not isinstance(node.op, ast.Add):
+                raise block.error("the only augmented assignment is += (gradients add up at forks)",
+                                  node.lineno, node.col_offset)
+            target_node, op = node.target, "+="
+        elif isinstance(node, ast.AnnAssign):
+            raise block.error("annotated assignments are not allowed; write name = expression",
+                              node.lineno, node.col_offset)
+        elif isinstance(node, ast.Expr):
+            raise block.error("a statement here must assign a name (name = expression)",
+                              node.lineno, node.col_offset)
+        else:
+            word = _STATEMENT_WORDS.get(type(node), type(node).__name__)
+            raise block.error(f"'{word}' statements are not allowed; a scenario's code is "
+                              "assignments only (name = expression, name += expression)",
+                              node.lineno, node.col_offset)
+        if not isinstance(target_node, ast.Name):
+            what = "parts of a value (x[0] = ...)" if isinstance(target_node, ast.Subscript) else \
+                "several names at once" if isinstance(target_node, (ast.Tuple, ast.List)) else \
+                "attributes" if isinstance(target_node, ast.Attribute) else "that"
+            raise block.error(f"assign whole names, not {what}", target_node.lineno, target_node.col_offset)
+        if target_node.id in RESERVED_NAMES:
+            raise block.error(f"'{target_node.id}' is a reserved name; choose another",
+                              target_node.lineno, target_node.col_offset)
+        statements.append(_statement(block, node, target_node.id, op, node.value, lines, comments))
+    return statements
+
+
+def _statement(block, node, target, op, value, lines, comments) -> Statement:
+    end = node.end_lineno or node.lineno
+    marker = None
+    for lineno in range(node.lineno, end + 1):
+        found = MARKER.findall(comments.get(lineno, ""))
+        if found:
+            marker = int(found[-1])
+    line, col = block.position(node.lineno, node.col_offset)
+    if marker is not None and not 1 <= marker <= MAX_STAGE:
+        raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
+    code = ast.get_source_segment(block.text, node) or ""
+    source = "\n".join(lines[node.lineno - 1:end]).strip()
+    reads = names_read(value)
+    if op == "+=" and target not in reads:
+        reads = [target] + reads
+    return Statement(block, target, op, value, node.lineno, line, col, " ".join(code.split()) if "\n" in code else code,
+                     source, marker, tuple(reads))
+
+
+def number_forward(statements: list[Statement]) -> list[Statement]:
+    """Give each forward statement its stage: its marker, else its position from 1."""
+    out: list[Statement] = []
+    used: dict[int, Statement] = {}
+    for position, statement in enumerate(statements, start=1):
+        stage = statement.marker if statement.marker is not None else position
+        if stage in used:
+            other = used[stage]
+            raise statement.error(f"stage {stage} is already the stage of line {other.line}; "
+                                  "each forward statement is its own stage (check the #(n) markers)")
+        used[stage] = statement
+        out.append(statement.with_stage(stage))
+    return out
+
+
+def attribute_backward(statements: list[Statement], forward: list[Statement],
+                       known: set[str]) -> list[Statement]:
+    """Give each backward statement its stage (see the module docstring)."""
+    stages = sorted(s.stage for s in forward)
+    readers: dict[str, list[Statement]] = {}
+    for stmt in forward:
+        for name in stmt.reads:
+            readers.setdefault(name, []).append(stmt)
+    out: list[Statement] = []
+    previous = stages[-1] if stages else 1
+    for statement in statements:
+        if statement.marker is not None:
+            if statement.marker not in stages:
+                shown = f"{stages[0]} to {stages[-1]}" if stages else "none"
+                raise statement.error(f"stage #({statement.marker}) does not exist; the forward "
+                                      f"pass has stages {shown}")
+            stage = statement.marker
+        elif statement.target.startswith("d") and statement.target[1:] in known:
+            stage = _reader_stage(statement, readers.get(statement.target[1:], []))
+        else:
+            stage = previous
+        previous = stage
+        out.append(statement.with_stage(stage))
+    return out
+
+
+def _reader_stage(statement: Statement, readers: list[Statement]) -> int:
+    name = statement.target[1:]
+    found = {s.stage: s for s in readers}
+    if len(found) == 1:
+        return next(iter(found))
+    if not found:
+        raise statement.error(f"no forward stage reads '{name}', so {statement.target} belongs to no "
+                              "stage; add a #(n) marker to say which stage it belongs to")
+    by_gradient = [s.stage for s in found.values() if "d" + s.target in statement.reads]
+    if len(by_gradient) == 1:
+        return by_gradient[0]
+    listed = sorted(found)
+    shown = ", ".join(str(s) for s in listed[:-1]) + f" and {listed[-1]}"
+    raise statement.error(f"'{name}' is read by stages {shown}; add a #(n) marker to say which "
+                          f"stage {statement.target} belongs to")

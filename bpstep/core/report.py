@@ -1,0 +1,114 @@
+"""``bpstep run``: the whole walk as plain text, or as one JSON document."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bpstep.core.engine import Step, Walk
+from bpstep.core.values import brief, encode, has_trouble, shape_text
+
+
+def step_effect(step: Step) -> str:
+    """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``."""
+    if step.accumulates:
+        text = f"{step.target}: {brief(step.before)} + {brief(step.contribution)} = {brief(step.after)}"
+    else:
+        text = f"{step.target} = {brief(step.after)}"
+    if step.gradient_of is None:
+        text += "   (local)"
+    return text
+
+
+def overwrite_warning(step: Step) -> str | None:
+    if not step.overwrites:
+        return None
+    stages = ", ".join(str(s) for s in step.overwrites)
+    return (f"'=' overwrites the contribution of stage {stages} to {step.target}: "
+            "gradients add up at forks, use +=")
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def text_report(walk: Walk) -> str:
+    out: list[str] = [f"{walk.scenario.title}  ({walk.scenario.path})", ""]
+    out.append("Forward cache")
+    rows = [["name", "stage", "shape", "value"]]
+    for entry in walk.cache:
+        stage = "input" if entry.stage is None else str(entry.stage)
+        flag = "  (!) not finite" if has_trouble(entry.value) else ""
+        rows.append([entry.label, stage, shape_text(entry.value), brief(entry.value) + flag])
+    out += _table(rows)
+    out += ["", f"Output {walk.output} = {brief(walk.cache_value(walk.output))}; "
+                f"upstream {walk.upstream_name} = {brief(walk.upstream)}", ""]
+    stages = len({s.stage for s in walk.steps})
+    if not walk.steps:
+        out.append("Backward: no steps (the scenario has no backward: block)")
+    else:
+        out.append(f"Backward: {walk.total} step{'s' * (walk.total != 1)} over {stages} "
+                   f"stage{'s' * (stages != 1)}")
+    forward_by_stage = {s.stage: s for s in walk.forward}
+    current = None
+    for step in walk.steps:
+        if step.stage != current:
+            current = step.stage
+            fwd = forward_by_stage.get(step.stage)
+            out.append(f"stage {step.stage}: {fwd.code if fwd else ''}")
+        marker = "+=" if step.accumulates else "  "
+        out.append(f"  {marker} step {step.index:<3} line {step.line:<4} {step.code}")
+        out.append(f"        {step_effect(step)}")
+        warning = overwrite_warning(step)
+        if warning:
+            out.append(f"        WARNING: {warning}")
+        if has_trouble(step.after):
+            out.append(f"        (!) {step.target} is not finite")
+    out += ["", "Gradients"]
+    finals = walk.final_gradients()
+    rows = []
+    for name, value in finals.items():
+        parts = [f"{brief(c.value)} ({'upstream' if c.stage is None else f'stage {c.stage}'})"
+                 for c in walk.contributions_at(name, walk.total) if not c.discarded]
+        rows.append([name, brief(value), "= " + " + ".join(parts) if len(parts) > 1 else ""])
+    out += _table(rows) if rows else ["  (none)"]
+    local = walk.final_locals()
+    if local:
+        out += ["", "Backward locals"]
+        out += _table([[name, brief(value)] for name, value in local.items()])
+    if walk.hints:
+        out += ["", "Hints"] + [f"  {hint}" for hint in walk.hints]
+    return "\n".join(out) + "\n"
+
+
+def step_json(step: Step) -> dict[str, Any]:
+    return {
+        "index": step.index, "stage": step.stage, "line": step.line, "code": step.code,
+        "target": step.target, "op": step.op, "before": encode(step.before),
+        "contribution": encode(step.contribution), "after": encode(step.after),
+        "kind": "gradient" if step.gradient_of is not None else "local",
+        "reads": [{"name": r.name, "kind": r.kind} for r in step.reads],
+        "overwrites": list(step.overwrites),
+    }
+
+
+def json_report(walk: Walk) -> dict[str, Any]:
+    return {
+        "title": walk.scenario.title,
+        "scenario": walk.scenario.path,
+        "output": walk.output,
+        "forward": {entry.name: encode(entry.value) for entry in walk.cache},
+        "cache": [{"name": e.name, "version": e.version, "stage": e.stage, "line": e.line,
+                   "shape": list(e.value.shape) if hasattr(e.value, "shape") else [],
+                   "value": encode(e.value)} for e in walk.cache],
+        "upstream": encode(walk.upstream),
+        "steps": [step_json(step) for step in walk.steps],
+        "gradients": {name: encode(value) for name, value in walk.final_gradients().items()},
+        "locals": {name: encode(value) for name, value in walk.final_locals().items()},
+        "hints": list(walk.hints),
+    }
+
+
+def json_text(walk: Walk) -> str:
+    return json.dumps(json_report(walk), indent=1, allow_nan=False) + "\n"

@@ -1,0 +1,317 @@
+"""Loading scenario files, format version 1 (see DESIGN.md section 1).
+
+The YAML is composed to nodes, never constructed to Python objects by PyYAML: only plain
+scalars, sequences and mappings with the standard tags are accepted, aliases are refused
+before anything is built, and every error carries the file's own line and column, code
+blocks included (a line inside a ``|`` block maps back to its line in the file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import yaml
+
+from bpstep.core.errors import ScenarioError
+from bpstep.core.expr import DEFAULT_LIMITS, Limits, fmt_shape, to_value
+from bpstep.core.source import CodeBlock
+
+FORMAT_VERSION = 1
+KEYS = ("bpstep", "title", "about", "seed", "inputs", "forward", "output", "upstream", "backward")
+REQUIRED = ("bpstep", "title", "inputs", "forward")
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
+_ALLOWED_TAGS = _SCALAR_TAGS | {_TAG + "seq", _TAG + "map"}
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A number or nested list written directly in YAML, already converted to a value."""
+
+    value: Any
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class InputEntry:
+    name: str
+    line: int
+    col: int
+    literal: Literal | None = None
+    expression: CodeBlock | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    sha256: str
+    title: str
+    about: str | None
+    seed: int
+    inputs: tuple[InputEntry, ...] | CodeBlock
+    forward: CodeBlock
+    output: tuple[str, int, int] | None
+    upstream: Literal | CodeBlock | None
+    backward: CodeBlock | None
+    text: str
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _error(node: yaml.Node, message: str) -> ScenarioError:
+    return ScenarioError(message, *_mark(node))
+
+
+def read_text(path: str, limits: Limits = DEFAULT_LIMITS) -> tuple[str, bytes]:
+    """The file's text (UTF-8, a BOM allowed) and its bytes, or a ScenarioError at 1:1."""
+    if not os.path.exists(path):
+        raise ScenarioError("no such file")
+    if os.path.isdir(path):
+        raise ScenarioError("is a directory, not a scenario file")
+    try:
+        size = os.path.getsize(path)
+        if size > limits.max_file_bytes:
+            raise ScenarioError(f"file is {size} bytes; the limit is {limits.max_file_bytes} "
+                                "(raise it with --max-file-bytes)")
+        with open(path, "rb") as handle:
+            data = handle.read(limits.max_file_bytes + 1)
+    except OSError as exc:
+        raise ScenarioError(f"cannot read the file: {exc.strerror or exc}") from None
+    if len(data) > limits.max_file_bytes:
+        raise ScenarioError(f"file is larger than the limit of {limits.max_file_bytes} bytes")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise ScenarioError(f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})", line, col) from None
+    return text, data
+
+
+def _compose(text: str) -> yaml.Node | None:
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ScenarioError("YAML aliases (*name) are not allowed in scenarios; write the "
+                                    "value out", *_mark(event))
+            anchor = getattr(event, "anchor", None)
+            if anchor is not None:
+                raise ScenarioError("YAML anchors (&name) are not allowed in scenarios", *_mark(event))
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "malformed YAML"
+        if "\t" in problem or "'\\t'" in problem:
+            problem += " (YAML indentation must use spaces, not tabs)"
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise ScenarioError(f"invalid YAML: {problem}", line, col) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError("the YAML is nested too deeply") from None
+
+
+def _check_tags(node: yaml.Node) -> None:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.tag not in _ALLOWED_TAGS:
+            raise _error(current, f"YAML tag {current.tag.replace(_TAG, '!!')} is not allowed; "
+                                  "scenarios hold plain text, numbers and lists")
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack.extend((key, value))
+
+
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _scalar(node: yaml.Node) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        return node
+    return _CONSTRUCTOR.construct_object(node)
+
+
+def _text(node: yaml.Node, key: str) -> str:
+    value = _scalar(node)
+    if not isinstance(value, str):
+        raise _error(node, f"'{key}' must be text, not {_describe(value)}")
+    return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(value, yaml.SequenceNode):
+        return "a list"
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return f"'{value}'"
+
+
+def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
+    """The code in a scalar node, with each line's position in the file."""
+    text = _text(node, key)
+    line, col = _mark(node)
+    if node.style == ">":
+        raise _error(node, f"'{key}' is code: write it as a literal block ('{key}: |'), "
+                           "not a folded one ('>'), which joins lines")
+    if node.style == "|":
+        first = line + 1  # the block starts on the line after the indicator
+        indent = 0
+        for raw in raw_lines[first - 1:]:
+            if raw.strip():
+                indent = len(raw) - len(raw.lstrip(" "))
+                break
+        count = text.count("\n") + 1
+        return CodeBlock(key, text, tuple((first + i, indent + 1) for i in range(count)))
+    if node.style in ("'", '"'):
+        col += 1
+    return CodeBlock.at(key, text, line, col)
+
+
+def _number_list(node: yaml.Node, where: str) -> Any:
+    """A number or a (nested, rectangular) list of numbers from YAML."""
+    if isinstance(node, yaml.SequenceNode):
+        if not node.value:
+            raise _error(node, f"{where}: an empty list is not a value")
+        items = [_number_list(item, where) for item in node.value]
+        shapes = {np.shape(item) for item in items}
+        if len(shapes) != 1:
+            raise _error(node, f"{where}: nested lists must be rectangular, not rows of shapes "
+                               + ", ".join(fmt_shape(s) for s in sorted(shapes)))
+        return items
+    value = _scalar(node)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _error(node, f"{where}: expected a number or a list of numbers, not {_describe(value)}")
+    return float(value)
+
+
+def _literal(node: yaml.Node, where: str, limits: Limits) -> Literal:
+    try:
+        data = _number_list(node, where)
+    except RecursionError:
+        raise _error(node, f"{where}: lists are nested too deeply") from None
+    size = int(np.prod(np.shape(data))) if isinstance(data, list) else 1
+    if size > limits.max_elements:
+        raise _error(node, f"{where}: {size} elements; the limit is {limits.max_elements}")
+    return Literal(to_value(np.array(data, dtype=np.float64)), *_mark(node))
+
+
+def _inputs(node: yaml.Node, raw_lines: list[str], limits: Limits) -> tuple[InputEntry, ...] | CodeBlock:
+    if isinstance(node, yaml.ScalarNode) and isinstance(_scalar(node), str):
+        return code_block(node, "inputs", raw_lines)
+    if not isinstance(node, yaml.MappingNode):
+        raise _error(node, "'inputs' must be a mapping (name: value) or a code block (inputs: |), "
+                           f"not {_describe(_scalar(node))}")
+    entries: list[InputEntry] = []
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        name = _scalar(key_node)
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _error(key_node, f"input name {_describe(name)} is not a valid name")
+        if name in seen:
+            raise _error(key_node, f"input '{name}' is given twice")
+        seen.add(name)
+        line, col = _mark(value_node)
+        if isinstance(value_node, yaml.ScalarNode) and isinstance(_scalar(value_node), str):
+            block = code_block(value_node, f"inputs.{name}", raw_lines)
+            entries.append(InputEntry(name, line, col, expression=block))
+        else:
+            entries.append(InputEntry(name, line, col, literal=_literal(value_node, f"input '{name}'", limits)))
+    if not entries:
+        raise _error(node, "'inputs' is empty; give at least one input")
+    return tuple(entries)
+
+
+def load(path: str, limits: Limits = DEFAULT_LIMITS) -> Scenario:
+    """Load and check the structure of a scenario file. Raises ScenarioError with ``path`` set."""
+    try:
+        return _load(path, limits)
+    except ScenarioError as exc:
+        exc.path = path
+        raise
+
+
+def _load(path: str, limits: Limits) -> Scenario:
+    text, data = read_text(path, limits)
+    return parse(text, path, hashlib.sha256(data).hexdigest(), limits)
+
+
+def parse(text: str, path: str = "<scenario>", sha256: str = "", limits: Limits = DEFAULT_LIMITS) -> Scenario:
+    root = _compose(text)
+    if root is None:
+        raise ScenarioError("the scenario is empty; it needs at least 'bpstep: 1', 'title', "
+                            "'inputs' and 'forward'")
+    _check_tags(root)
+    if not isinstance(root, yaml.MappingNode):
+        raise _error(root, f"a scenario is a YAML mapping (key: value), not {_describe(_scalar(root))}")
+    raw_lines = text.splitlines()
+    nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key_node, value_node in root.value:
+        key = _scalar(key_node)
+        if not isinstance(key, str) or key not in KEYS:
+            raise _error(key_node, f"unknown key {_describe(key)}; a scenario has the keys "
+                                   + ", ".join(KEYS))
+        if key in nodes:
+            first = nodes[key][0].start_mark.line + 1
+            raise _error(key_node, f"key '{key}' is given twice (first on line {first})")
+        nodes[key] = (key_node, value_node)
+    for key in REQUIRED:
+        if key not in nodes:
+            raise ScenarioError(f"missing required key '{key}'", *_mark(root))
+
+    version = _scalar(nodes["bpstep"][1])
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise _error(nodes["bpstep"][1], f"unknown format version {_describe(version)}; this bpstep "
+                                         f"reads 'bpstep: {FORMAT_VERSION}'")
+    title = _text(nodes["title"][1], "title").strip()
+    if not title:
+        raise _error(nodes["title"][1], "'title' is empty")
+    about = _text(nodes["about"][1], "about") if "about" in nodes else None
+
+    seed = 0
+    if "seed" in nodes:
+        seed = _scalar(nodes["seed"][1])
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+            raise _error(nodes["seed"][1], f"'seed' must be a whole number from 0 to 2**32-1, not "
+                                           f"{_describe(seed)}")
+
+    output = None
+    if "output" in nodes:
+        node = nodes["output"][1]
+        name = _text(node, "output").strip()
+        if not name.isidentifier():
+            raise _error(node, f"'output' must name a forward value, not '{name}'")
+        output = (name, *_mark(node))
+
+    upstream: Literal | CodeBlock | None = None
+    if "upstream" in nodes:
+        node = nodes["upstream"][1]
+        if isinstance(node, yaml.ScalarNode) and isinstance(_scalar(node), str):
+            upstream = code_block(node, "upstream", raw_lines)
+        else:
+            upstream = _literal(node, "'upstream'", limits)
+
+    forward = code_block(nodes["forward"][1], "forward", raw_lines)
+    backward = code_block(nodes["backward"][1], "backward", raw_lines) if "backward" in nodes else None
+    return Scenario(
+        path=path, sha256=sha256, title=title, about=about, seed=seed,
+        inputs=_inputs(nodes["inputs"][1], raw_lines, limits), forward=forward, output=output,
+        upstream=upstream, backward=backward, text=text,
+    )

@@ -1,0 +1,53 @@
+"""Code blocks taken from a scenario file, with the map back to the file's own lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bpstep.core.errors import ScenarioError
+
+MAX_LINE_LENGTH = 10_000
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """Python source from one scenario key, and where each of its lines stands in the file.
+
+    ``origins[i]`` is the (1-based file line, 1-based file column) of the first character of
+    line ``i + 1`` of ``text``.
+    """
+
+    key: str
+    text: str
+    origins: tuple[tuple[int, int], ...]
+
+    @classmethod
+    def at(cls, key: str, text: str, line: int, col: int) -> "CodeBlock":
+        """A block whose lines all start at ``col``, the first on file line ``line``."""
+        count = text.count("\n") + 1
+        return cls(key, text, tuple((line + i, col) for i in range(count)))
+
+    def position(self, lineno: int, col_offset: int = 0) -> tuple[int, int]:
+        """File (line, col) of a 1-based line and 0-based column inside the block."""
+        if not self.origins:
+            return 1, 1
+        index = min(max(lineno, 1), len(self.origins)) - 1
+        line, col = self.origins[index]
+        return line, col + max(col_offset, 0)
+
+    def error(self, message: str, lineno: int = 1, col_offset: int = 0) -> ScenarioError:
+        line, col = self.position(lineno, col_offset)
+        return ScenarioError(message, line, col)
+
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+    def check_line_lengths(self, limit: int = MAX_LINE_LENGTH) -> None:
+        for i, text in enumerate(self.lines(), start=1):
+            if len(text) > limit:
+                raise self.error(
+                    f"line is {len(text)} characters long; the limit is {limit} "
+                    "(split the expression into stages)",
+                    i,
+                    limit,
+                )

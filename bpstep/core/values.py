@@ -1,0 +1,77 @@
+"""Showing values: compact text for people, and the JSON encoding of DESIGN.md section 3."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from bpstep.core.expr import fmt_shape
+
+
+def encode(value: Any) -> Any:
+    """JSON numbers and nested lists; NaN and infinities as "NaN", "Infinity", "-Infinity"."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return [encode(v) for v in value] if value.ndim else encode(value.item())
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "Infinity" if number > 0 else "-Infinity"
+    return number
+
+
+def number(x: float) -> str:
+    """A scalar in at most about five significant figures: 3, 0.1966, -0.7916, 1.2e-05."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    if 0.1 <= abs(x) < 1e6:
+        return f"{x:.4f}".rstrip("0").rstrip(".")
+    if 1e-4 <= abs(x) < 0.1:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def brief(value: Any, limit: int = 6) -> str:
+    """One line: a scalar, a small array in full, a larger one as shape and first values."""
+    if value is None:
+        return "—"
+    if not isinstance(value, np.ndarray) or value.ndim == 0:
+        return number(value)
+    if value.size <= limit:
+        return _nested(value)
+    head = ", ".join(number(v) for v in value.reshape(-1)[:3])
+    return f"{fmt_shape(value.shape)} [{head}, …]"
+
+
+def _nested(value: np.ndarray) -> str:
+    if value.ndim == 1:
+        return "[" + ", ".join(number(v) for v in value) + "]"
+    return "[" + ", ".join(_nested(row) for row in value) + "]"
+
+
+def shape_text(value: Any) -> str:
+    return fmt_shape(np.shape(value)) if np.ndim(value) else "scalar"
+
+
+def full(value: Any) -> list[str]:
+    """Every element, one row a line (for a detail view of a matrix)."""
+    if not isinstance(value, np.ndarray) or value.ndim == 0:
+        return [number(value)]
+    rows = value.reshape(1, -1) if value.ndim == 1 else value.reshape(value.shape[0], -1)
+    cells = [[number(v) for v in row] for row in rows]
+    width = max(len(c) for row in cells for c in row)
+    return [" ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def has_trouble(value: Any) -> bool:
+    """True when a value holds NaN or an infinity (flagged, never a crash)."""
+    return value is not None and not bool(np.all(np.isfinite(value)))
