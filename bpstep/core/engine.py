@@ -32,6 +32,7 @@ class CacheEntry:
     value: Value
     line: int
     code: str
+    col: int = 1
 
     @property
     def label(self) -> str:
@@ -220,7 +221,8 @@ def _run_inputs(scenario: Scenario, env: dict[str, Value], rng, limits: Limits) 
         for statement in parse_block(scenario.inputs, limits):
             value, _ = _evaluate(statement, env, rng, limits)
             env[statement.target] = _assign(statement, env, value)
-            entries.append(CacheEntry(statement.target, 1, None, value, statement.line, statement.source))
+            entries.append(CacheEntry(statement.target, 1, None, value, statement.line, statement.source,
+                                      statement.col))
         if not entries:
             raise scenario.inputs.error("'inputs' assigns no names; give at least one input")
         return entries
@@ -238,7 +240,7 @@ def _run_inputs(scenario: Scenario, env: dict[str, Value], rng, limits: Limits) 
             value, _ = _evaluate(statements[0], env, rng, limits)
             code = statements[0].code
         env[entry.name] = value
-        entries.append(CacheEntry(entry.name, 1, None, value, entry.line, code))
+        entries.append(CacheEntry(entry.name, 1, None, value, entry.line, code, entry.col))
     return entries
 
 
@@ -314,7 +316,7 @@ def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
         value = env[statement.target] = _assign(statement, env, value)
         versions[statement.target] = versions.get(statement.target, 0) + 1
         cache.append(CacheEntry(statement.target, versions[statement.target], statement.stage, value,
-                                statement.line, statement.source))
+                                statement.line, statement.source, statement.col))
 
     if scenario.output is not None:
         output, line, col = scenario.output
@@ -327,7 +329,7 @@ def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
     for entry in cache:
         if entry.name.startswith("d") and entry.name[1:] in known:
             raise ScenarioError(f"'{entry.name}' would be the gradient of '{entry.name[1:]}'; rename "
-                                "this value", entry.line, 1)
+                                "this value", entry.line, entry.col)
     upstream = _upstream(scenario, output, env, rng, limits)
 
     if backward is None:

@@ -96,12 +96,12 @@ _BINOPS = {
 _CMPOPS = {ast.Lt: ("<", np.less), ast.LtE: ("<=", np.less_equal), ast.Gt: (">", np.greater),
            ast.GtE: (">=", np.greater_equal)}
 _NODE_WORDS = {
-    ast.Lambda: "lambda", ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
-    ast.DictComp: "comprehensions", ast.SetComp: "comprehensions", ast.JoinedStr: "f-strings",
-    ast.NamedExpr: "the walrus operator :=", ast.Dict: "dicts", ast.Set: "sets",
-    ast.IfExp: "conditional expressions", ast.BoolOp: "and/or", ast.Await: "await",
-    ast.Yield: "yield", ast.YieldFrom: "yield", ast.FormattedValue: "f-strings",
-    ast.Tuple: "tuples", ast.Starred: "starred expressions",
+    ast.Lambda: "lambda", ast.ListComp: "a comprehension", ast.GeneratorExp: "a comprehension",
+    ast.DictComp: "a comprehension", ast.SetComp: "a comprehension", ast.JoinedStr: "an f-string",
+    ast.NamedExpr: "the walrus operator :=", ast.Dict: "a dict", ast.Set: "a set",
+    ast.IfExp: "a conditional expression", ast.BoolOp: "and/or", ast.Await: "await",
+    ast.Yield: "yield", ast.YieldFrom: "yield", ast.FormattedValue: "an f-string",
+    ast.Tuple: "a tuple", ast.Starred: "a starred expression", ast.Slice: "a slice",
 }
 
 
@@ -154,12 +154,10 @@ def names_read(node: ast.AST) -> list[str]:
         current = stack.pop()
         if isinstance(current, ast.Call):
             func = current.func
-            if isinstance(func, ast.Name) and func.id in FUNCTIONS:
-                pass
-            elif qualified_name(func) is None:
-                stack.append(func)
-            stack.extend(reversed(current.args))
             stack.extend(reversed([k.value for k in current.keywords]))
+            stack.extend(reversed(current.args))
+            if not (isinstance(func, ast.Name) and func.id in FUNCTIONS) and qualified_name(func) is None:
+                stack.append(func)
             continue
         if isinstance(current, ast.Attribute) and qualified_name(current) is not None:
             continue
@@ -262,7 +260,8 @@ class Walker:
     def _eval_Constant(self, node: ast.Constant) -> Any:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            kind = "strings" if isinstance(value, str) else repr(value)
+            kind = "a string" if isinstance(value, str) else "bytes" if isinstance(value, bytes) \
+                else f"the constant {value!r}"
             raise self._refuse(node, kind)
         if isinstance(value, int):
             if abs(value) > 2**63:
@@ -282,8 +281,8 @@ class Walker:
         return self.env[name]
 
     def _eval_BinOp(self, node: ast.BinOp) -> Value:
+        a, b = self._value(node.left), self._value(node.right)
         if isinstance(node.op, ast.MatMult):
-            a, b = self._value(node.left), self._value(node.right)
             if not shape_of(a) or not shape_of(b):
                 raise self._error(node, "@ needs arrays on both sides; use * for scalars")
             self._dot_shape(node, "@", a, b)
@@ -291,9 +290,13 @@ class Walker:
         if type(node.op) not in _BINOPS:
             raise self._refuse(node, "operator " + type(node.op).__name__)
         symbol, fn = _BINOPS[type(node.op)]
-        a, b = self._value(node.left), self._value(node.right)
         self._broadcast(node, f"'{symbol}'", a, b)
-        return fn(np.float64(a) if isinstance(a, int) else a, np.float64(b) if isinstance(b, int) else b)
+        result = fn(np.float64(a) if isinstance(a, int) else a, np.float64(b) if isinstance(b, int) else b)
+        if isinstance(node.op, ast.Pow) and not np.all(np.isfinite(result)) and \
+                np.all(np.isfinite(a)) and np.all(np.isfinite(b)) and not names_read(node):
+            # Data that overflows is numerical trouble, shown as inf; a constant that does is a typo.
+            raise self._error(node, "this constant power overflows (its value would be infinite)")
+        return result
 
     def _eval_UnaryOp(self, node: ast.UnaryOp) -> Value:
         if isinstance(node.op, ast.USub):
@@ -362,11 +365,11 @@ class Walker:
             if qual in FUNCTIONS:
                 raise self._error(node, f"{qual} is a function; call it, as in {qual}(x)")
             raise self._refuse(node, f"'{qual}'")
+        value = self._value(node.value)  # innermost problems are reported first
         if node.attr not in ATTRIBUTES:
             if node.attr in METHODS:
                 raise self._error(node, f".{node.attr} is a method; call it, as in X.{node.attr}(...)")
             raise self._refuse(node, f"attribute '.{node.attr}'")
-        value = self._value(node.value)
         if node.attr == "shape":
             return shape_of(value)
         return np.transpose(value) if np.ndim(value) else value
@@ -403,10 +406,12 @@ class Walker:
 
     def _eval_Call(self, node: ast.Call) -> Value:
         func = node.func
+        if not isinstance(func, (ast.Name, ast.Attribute)):
+            raise self._refuse(func, _NODE_WORDS.get(type(func), type(func).__name__))
         if isinstance(func, ast.Attribute) and qualified_name(func) is None:
+            target = self._value(func.value)  # innermost problems are reported first
             if func.attr not in METHODS:
                 raise self._refuse(func, f"method '.{func.attr}()'")
-            target = self._value(func.value)
             return self._call(node, f".{func.attr}()", "dot" if func.attr == "dot" else "reduce",
                               getattr(np, func.attr) if func.attr != "dot" else np.dot, [target])
         if isinstance(func, ast.Name):

@@ -114,6 +114,11 @@ def _compose(text: str) -> yaml.Node | None:
             problem += " (YAML indentation must use spaces, not tabs)"
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise ScenarioError(f"invalid YAML: {problem}", line, col) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise ScenarioError(f"invalid YAML: the control character #x{exc.character:04x} is not "
+                            "allowed in a scenario", line, col) from None
     except yaml.YAMLError as exc:
         raise ScenarioError(f"invalid YAML: {exc}") from None
     except RecursionError:

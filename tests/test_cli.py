@@ -1,0 +1,92 @@
+"""The installed command, through a subprocess, as users and scripts meet it."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+
+def run(bpstep, *args, **kw):
+    return subprocess.run([bpstep, *args], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, **kw)
+
+
+def test_version(bpstep_bin):
+    from bpstep import __version__
+
+    proc = run(bpstep_bin, "--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"bpstep {__version__}"
+
+
+def test_help_lists_the_commands(bpstep_bin):
+    proc = run(bpstep_bin, "--help")
+    assert proc.returncode == 0
+    assert "bpstep run SCENARIO" in proc.stdout and "--record" in proc.stdout
+
+
+def test_python_dash_m(scenario_dir):
+    proc = subprocess.run([sys.executable, "-m", "bpstep", "run", str(scenario_dir / "sigmoid.yaml")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Sigmoid neuron" in proc.stdout
+
+
+def test_run_text(bpstep_bin, scenario_dir):
+    proc = run(bpstep_bin, "run", str(scenario_dir / "complex.yaml"))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "Forward cache" in out and "Backward: 12 steps over 8 stages" in out
+    # every += shown as before + contribution = after
+    assert "dx: 1.5832 + -0.03576 = 1.5474" in out
+    assert "dx: 1.5474 + 0.5121 = 2.0596" in out
+    assert "dy: 1.5832 + 0.009046 = 1.5922" in out
+    assert "dx       2.0596   = 1.5832 (stage 4) + -0.03576 (stage 3) + 0.5121 (stage 2)" in out
+    assert "did you mean dinvden" in out
+
+
+def test_run_text_summarises_arrays(bpstep_bin, scenario_dir):
+    out = run(bpstep_bin, "run", str(scenario_dir / "matmul.yaml")).stdout
+    assert "dW = (5, 10) [" in out and "dX = (10, 3) [" in out
+
+
+def test_run_json_follows_the_contract(bpstep_bin, scenario_dir):
+    proc = run(bpstep_bin, "run", "--json", str(scenario_dir / "complex.yaml"))
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    assert {"title", "output", "forward", "steps", "gradients"} <= set(doc)
+    assert doc["output"] == "f" and doc["forward"]["x"] == 3.0
+    assert len(doc["steps"]) == 12
+    step = doc["steps"][9]
+    assert {k: step[k] for k in ("index", "stage", "target", "op")} == {
+        "index": 10, "stage": 2, "target": "dx", "op": "+="}
+    assert step["after"] == pytest.approx(step["before"] + step["contribution"])
+    assert step["line"] == 45 and step["code"] == "dx += (1) * dnum"
+    assert doc["steps"][0]["before"] is None
+    assert doc["gradients"]["dx"] == pytest.approx(2.0595697955721652)
+
+
+def test_run_json_arrays_and_non_finite_values(bpstep_bin, scenario_dir, tmp_path):
+    doc = json.loads(run(bpstep_bin, "run", "--json", str(scenario_dir / "matmul.yaml")).stdout)
+    assert np.array(doc["gradients"]["dW"]).shape == (5, 10)
+    path = tmp_path / "inf.yaml"
+    path.write_text("bpstep: 1\ntitle: t\ninputs: {x: [0, -1, 1]}\nforward: |\n"
+                    "  f = np.log(x)\nbackward: |\n  dx = df / x\n")
+    proc = run(bpstep_bin, "run", "--json", str(path))
+    assert proc.returncode == 0
+    doc = json.loads(proc.stdout)
+    assert doc["forward"]["f"] == ["-Infinity", "NaN", 0.0]
+    assert doc["gradients"]["dx"] == ["Infinity", -1.0, 1.0]
+    text = run(bpstep_bin, "run", str(path)).stdout
+    assert "(!) not finite" in text
+
+
+def test_bare_command_without_a_terminal_points_to_run(bpstep_bin, scenario_dir):
+    proc = run(bpstep_bin, str(scenario_dir / "complex.yaml"))
+    assert proc.returncode == 2
+    assert "no terminal" in proc.stderr and "bpstep run" in proc.stderr
+
+
+def test_usage_error_exits_2(bpstep_bin):
+    proc = run(bpstep_bin, "run")
+    assert proc.returncode == 2 and "usage:" in proc.stderr
