@@ -12,6 +12,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass
 
 from bpstep.core.errors import ScenarioError
@@ -73,7 +74,9 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     single bare expression is returned as one statement with an empty target."""
     block.check_line_lengths()
     try:
-        module = ast.parse(block.text, mode="exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Python's SyntaxWarnings would be a second line on stderr
+            module = ast.parse(block.text, mode="exec")
     except SyntaxError as exc:
         message = exc.msg or "invalid syntax"
         raise block.error(f"invalid Python syntax: {message}", exc.lineno or 1, (exc.offset or 1) - 1) from None
