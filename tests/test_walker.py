@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import Limits, Walker, names_read
+from bpstep.core.expr import Limits, Walker, names_read, quiet
 from bpstep.core.source import CodeBlock
 
 
@@ -14,7 +14,8 @@ def ev(src, rng=None, limits=Limits(), **env):
     env = {k: (np.asarray(v, dtype=float) if isinstance(v, list) else np.float64(v)) for k, v in env.items()}
     block = CodeBlock.at("test", src, 10, 5)
     tree = ast.parse(src, mode="eval").body
-    return Walker(env, block, rng=rng, limits=limits).evaluate(tree)
+    with quiet():
+        return Walker(env, block, rng=rng, limits=limits).evaluate(tree)
 
 
 def err(src, **kw):

@@ -11,13 +11,16 @@ it wrote (and, for ``+=``, its contribution); ``before`` is the previous write's
 from __future__ import annotations
 
 import bisect
+import contextlib
 import difflib
+import gc
 from collections import ChainMap
 from dataclasses import dataclass, field
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import DEFAULT_LIMITS, RESERVED_NAMES, Limits, Value, Walker, fmt_shape, shape_of, to_value
+from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Limits, Value, Walker, fmt_shape, quiet,
+                              shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
 
@@ -211,7 +214,7 @@ def load_walk(path: str, limits: Limits = DEFAULT_LIMITS) -> Walk:
 
 def _evaluate(statement: Statement, env, rng, limits: Limits) -> tuple[Value, list[str]]:
     walker = Walker(env, statement.block, rng=rng, limits=limits)
-    value = walker.evaluate(statement.value)
+    value = walker.evaluate(statement.value, statement.depth)
     return value, walker.reads
 
 
@@ -297,12 +300,34 @@ def _upstream(scenario: Scenario, output: str, env: dict[str, Value], rng, limit
     return to_value(value)
 
 
+@contextlib.contextmanager
+def _bulk():
+    """Numpy quiet about inf/nan, and the cyclic garbage collector paused: a run allocates
+    hundreds of thousands of acyclic objects (syntax trees, steps), and collections that
+    traverse them all cost more than the run itself. Afterwards they are frozen out of
+    future collections, since a walk lives as long as the program."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with quiet():
+            yield
+    finally:
+        if enabled:
+            gc.enable()
+        gc.freeze()
+
+
 def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
         backward: list[Statement] | None = None) -> Walk:
     """Evaluate the forward pass, then every backward statement, recording steps.
 
     ``backward`` replaces the scenario's own backward statements (the derivation uses it).
     """
+    with _bulk():
+        return _run(scenario, limits, backward)
+
+
+def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -> Walk:
     rng = np.random.RandomState(scenario.seed)
     env: dict[str, Value] = {}
     cache = _run_inputs(scenario, env, rng, limits)
@@ -350,7 +375,8 @@ def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
 def _run_backward(backward: list[Statement], forward_env: dict[str, Value], known: set[str],
                   output: str, upstream: Value, limits: Limits) -> tuple[list[Step], dict[str, list[int]]]:
     grads: dict[str, Value] = {"d" + output: upstream}
-    scope = ChainMap(grads, forward_env)
+    scope = dict(forward_env)  # the backward pass never assigns forward names (checked in run)
+    scope.update(grads)
     writes: dict[str, list[int]] = {}
     stages_of: dict[str, list[int]] = {"d" + output: []}  # stages of live contributions
     steps: list[Step] = []
@@ -370,7 +396,7 @@ def _run_backward(backward: list[Statement], forward_env: dict[str, Value], know
             overwrites = tuple(sorted({s for s in stages_of.get(target, []) if s != statement.stage},
                                       reverse=True))
             stages_of[target] = [statement.stage]
-        grads[target] = after
+        grads[target] = scope[target] = after
         reads = tuple(Read(n, _kind(n, grads, known)) for n in read_names)
         gradient_of = target[1:] if target.startswith("d") and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])

