@@ -38,9 +38,9 @@ def _warn(lines) -> None:
 
 
 def cmd_transcript(args: argparse.Namespace) -> int:
-    from bpstep.core.replay import open_replay
+    from bpstep.core.transcript import open_replay
     from bpstep.core.transcript import read
-    from bpstep.core.transcript_render import asciicast, markdown
+    from bpstep.core.transcript import asciicast, markdown
 
     record = read(args.file)
     replay, notes = None, []
@@ -66,7 +66,7 @@ def cmd_transcript(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from bpstep.core.replay import open_replay
+    from bpstep.core.transcript import open_replay
     from bpstep.core.transcript import read
 
     replay = open_replay(read(args.file), args.scenario_file, limits_from(args))

@@ -28,7 +28,7 @@ import numpy as np
 from bpstep.core.engine import Step, Walk, load_walk
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import DEFAULT_LIMITS, Limits
-from bpstep.core.transcript import Action, RecordedStep, Transcript
+from bpstep.core.transcript.model import Action, RecordedStep, Transcript
 
 RTOL = 1e-9  # recorded values are exact float64 round trips; the tolerance absorbs libm drift
 ATOL = 1e-12

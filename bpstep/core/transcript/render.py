@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bpstep.core.replay import Replay, StepDifference
 from bpstep.core.report import overwrite_warning, step_effect
-from bpstep.core.transcript import Action, Transcript
+from bpstep.core.transcript.model import Action, Transcript
+from bpstep.core.transcript.replay import Replay, StepDifference
 from bpstep.core.values import brief, has_trouble, shape_text
 
 
@@ -68,26 +68,20 @@ def action_lines(action: Action, stages: dict[int, str],
     return out
 
 
-def _cache_rows(transcript: Transcript, replay: Replay | None) -> list[str] | None:
-    header = transcript.header
-    if header.cache is not None:
-        entries = [(e.label, e.stage, e.value, header.stages.get(e.stage, "") if e.stage else e.code)
-                   for e in header.cache]
-    elif replay is not None:
-        entries = [(e.label, e.stage, e.value, s.code if (s := _stage(replay, e.stage)) else e.code)
-                   for e in replay.walk.cache]
-    else:
+def _cache_rows(transcript: Transcript, replay: Replay | None, stages: dict[int, str]) -> list[str] | None:
+    """The forward cache as recorded (or, from a transcript without it, as the scenario has it)."""
+    cache = transcript.header.cache
+    if cache is None and replay is not None:
+        cache = replay.walk.cache
+    if cache is None:
         return None
     rows = ["| name | stage | shape | value | code |", "| --- | --- | --- | --- | --- |"]
-    for label, stage, value, code in entries:
-        flag = " (!) not finite" if has_trouble(value) else ""
-        rows.append(f"| {_span(label)} | {'input' if stage is None else stage} | {shape_text(value)} | "
-                    f"{brief(value)}{flag} | {_span(code) if code else ''} |")
+    for entry in cache:
+        code = stages.get(entry.stage, "") if entry.stage else entry.code
+        flag = " (!) not finite" if has_trouble(entry.value) else ""
+        rows.append(f"| {_span(entry.label)} | {'input' if entry.stage is None else entry.stage} | "
+                    f"{shape_text(entry.value)} | {brief(entry.value)}{flag} | {_span(code) if code else ''} |")
     return rows
-
-
-def _stage(replay: Replay, stage: int | None):
-    return next((s for s in replay.walk.forward if s.stage == stage), None) if stage else None
 
 
 def _stages(transcript: Transcript, replay: Replay | None) -> dict[int, str]:
@@ -113,8 +107,9 @@ def markdown(transcript: Transcript, replay: Replay | None = None, notes: tuple[
     out.append("")
     for note in (replay.warnings if replay else ()) + tuple(notes):
         out += [f"> **Warning:** {note}", ""]
+    stages = _stages(transcript, replay)
     out += ["## Forward cache", ""]
-    rows = _cache_rows(transcript, replay)
+    rows = _cache_rows(transcript, replay, stages)
     out += rows if rows else ["(not recorded in this transcript, and the scenario was not loaded)"]
     if header.output:
         value = next((e.value for e in reversed(header.cache or ()) if e.name == header.output), None)
@@ -123,7 +118,6 @@ def markdown(transcript: Transcript, replay: Replay | None = None, notes: tuple[
             line += f"; upstream {_span('d' + header.output)} = {brief(header.upstream)}"
         out += ["", line + "."]
     out += ["", "## Actions", ""]
-    stages = _stages(transcript, replay)
     differences = replay.differences if replay else {}
     for action in actions:
         out += [f"### {action.number}. {_span(action.action)} ({_duration(action.t)}): {summary(action)}", ""]
