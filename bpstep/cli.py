@@ -19,6 +19,8 @@ DESCRIPTION = "bpstep: a terminal step-through debugger for backpropagation."
 EPILOG = """commands:
   bpstep SCENARIO [--record FILE]   step through the backward pass in the terminal
   bpstep run SCENARIO [--json]      the whole walk as text, or as one JSON document
+  bpstep transcript FILE            a recorded session as Markdown (--asciicast OUT.cast)
+  bpstep replay FILE                play a recorded session back in the debugger
 
 keys in the debugger: n/right next stage, s/down next statement, p/left previous stage,
 up previous statement, home/end, g go to stage, b breakpoint, c continue, ? help, q quit.
@@ -58,6 +60,9 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
     run.add_argument("--json", action="store_true", help="print one JSON document")
     _limit_flags(run)
     commands["run"] = (run, cmd_run)
+
+    from bpstep.cli_transcript import transcript_commands
+    commands.update(transcript_commands())
     return commands
 
 

@@ -24,6 +24,40 @@ def encode(value: Any) -> Any:
     return number
 
 
+_SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def decode(data: Any) -> Any:
+    """The inverse of :func:`encode`: None, a float64, or a float64 array.
+
+    Raises ValueError (with a short reason) for anything :func:`encode` cannot have written.
+    """
+    if data is None:
+        return None
+    if isinstance(data, list):
+        try:
+            array = np.array(_decode_items(data), dtype=np.float64)
+        except ValueError:
+            raise ValueError("an array whose rows are not all the same length") from None
+        return array
+    return np.float64(_scalar(data))
+
+
+def _decode_items(data: list) -> list:
+    return [_decode_items(item) if isinstance(item, list) else _scalar(item) for item in data]
+
+
+def _scalar(item: Any) -> float:
+    if isinstance(item, bool) or not isinstance(item, (int, float, str)):
+        raise ValueError(f"{type(item).__name__} where a number was expected")
+    if isinstance(item, str):
+        if item not in _SPECIAL:
+            raise ValueError(f"the string {item!r} where a number was expected "
+                             "(only \"NaN\", \"Infinity\" and \"-Infinity\" are allowed)")
+        return _SPECIAL[item]
+    return float(item)
+
+
 def number(x: float) -> str:
     """A scalar in at most about five significant figures: 3, 0.1966, -0.7916, 1.2e-05."""
     x = float(x)

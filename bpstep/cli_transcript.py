@@ -1,0 +1,81 @@
+"""``bpstep transcript`` and ``bpstep replay``: recorded sessions (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from bpstep.cli import _limit_flags, limits_from
+from bpstep.core.errors import ScenarioError
+
+SCENARIO_HELP = ("the scenario to compare with (default: the header's path, relative to the "
+                 "transcript's directory, else to the current directory)")
+
+
+def transcript_commands() -> dict[str, tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]]:
+    render = argparse.ArgumentParser(prog="bpstep transcript",
+                                     description="Render a recorded session (bpstep SCENARIO --record FILE) "
+                                                 "as Markdown.")
+    render.add_argument("file", metavar="FILE", help="a transcript (JSON Lines)")
+    # dest is not "scenario": cli.main names errors after args.scenario when it exists
+    render.add_argument("--scenario", dest="scenario_file", metavar="PATH", help=SCENARIO_HELP)
+    render.add_argument("--asciicast", metavar="OUT.cast",
+                        help="write an asciinema asciicast v2 recording instead of printing Markdown")
+    _limit_flags(render)
+
+    replay = argparse.ArgumentParser(prog="bpstep replay",
+                                     description="Play a recorded session back in the debugger.")
+    replay.add_argument("file", metavar="FILE", help="a transcript (JSON Lines)")
+    replay.add_argument("--scenario", dest="scenario_file", metavar="PATH", help=SCENARIO_HELP)
+    _limit_flags(replay)
+    return {"transcript": (render, cmd_transcript), "replay": (replay, cmd_replay)}
+
+
+def _warn(lines) -> None:
+    for line in lines:
+        print(f"bpstep: warning: {line}", file=sys.stderr)
+
+
+def cmd_transcript(args: argparse.Namespace) -> int:
+    from bpstep.core.transcript import open_replay
+    from bpstep.core.transcript import read
+    from bpstep.core.transcript import asciicast, markdown
+
+    record = read(args.file)
+    replay, notes = None, []
+    try:
+        replay = open_replay(record, args.scenario_file, limits_from(args))
+    except ScenarioError as exc:
+        if args.scenario_file is not None:
+            raise
+        problem = exc.message if exc.path == record.path else f"the scenario does not load ({exc.format()})"
+        notes.append(f"{problem}; the values shown are the recorded ones")
+    _warn((replay.warnings if replay else ()) + tuple(notes))
+    if args.asciicast is None:
+        sys.stdout.write(markdown(record, replay, tuple(notes)))
+        return 0
+    try:
+        with open(args.asciicast, "w", encoding="utf-8") as handle:
+            handle.write(asciicast(record, replay))
+    except OSError as exc:
+        raise ScenarioError(f"cannot write the recording: {exc.strerror or exc}", path=args.asciicast) from None
+    print(f"bpstep: wrote {args.asciicast} ({len(record.actions)} actions); play it with: "
+          f"asciinema play {args.asciicast}", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from bpstep.core.transcript import open_replay
+    from bpstep.core.transcript import read
+
+    replay = open_replay(read(args.file), args.scenario_file, limits_from(args))
+    _warn(replay.warnings)
+    if not (sys.stdin.isatty() and sys.stderr.isatty() and sys.stdout.isatty()):
+        print(f"bpstep: not starting the replay: no terminal (stdin, stdout or stderr is not a tty).\n"
+              f"For the session as text, run: bpstep transcript {args.file}", file=sys.stderr)
+        return 2
+    # The replay screen of the TUI (issue 4) plugs in here: BpstepApp(replay.walk, replay=replay).
+    print(f"bpstep: the replay screen is not part of this build yet.\n"
+          f"For the session as text, run: bpstep transcript {args.file}", file=sys.stderr)
+    return 2

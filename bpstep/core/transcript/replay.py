@@ -1,0 +1,164 @@
+"""Playing a transcript back against its scenario (DESIGN.md section 4).
+
+:func:`open_replay` finds the scenario a transcript names, loads its walk, and compares every
+recorded step with the step of the same index in the walk as it is now. A scenario whose
+sha256 has changed still replays: :class:`Replay` carries the warning and, per action, the
+steps whose values now differ.
+
+Where the scenario is looked for: the header stores the path as the user gave it when
+recording. An absolute path is used as it is; a relative one is tried first against the
+directory that holds the transcript, then against the current directory. ``--scenario``
+overrides both.
+
+For the TUI: ``replay.position(k)`` is the position after the first ``k`` actions;
+``replay.action(k)`` the ``k``-th action (1-based), whose key or command is
+``replay.action(k).action``; to play action ``k`` the app calls
+``goto(replay.position(k), replay.action(k).action)``. ``replay.differing_steps`` holds
+the indices of the steps to mark as changed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bpstep.core.engine import Step, Walk, load_walk
+from bpstep.core.errors import ScenarioError
+from bpstep.core.expr import DEFAULT_LIMITS, Limits
+from bpstep.core.transcript.model import Action, RecordedStep, Transcript
+
+RTOL = 1e-9  # recorded values are exact float64 round trips; the tolerance absorbs libm drift
+ATOL = 1e-12
+COMPARED = ("code", "target", "op", "before", "contribution", "after")
+
+
+@dataclass(frozen=True)
+class StepDifference:
+    """A recorded step that the scenario as it is now no longer reproduces."""
+
+    index: int
+    fields: tuple[str, ...]  # of COMPARED, or ("missing",) when the walk has no such step
+    now: Step | None
+
+    def describe(self) -> str:
+        if self.now is None:
+            return f"step {self.index} no longer exists"
+        return f"step {self.index}: {', '.join(self.fields)} now differ{'s' * (len(self.fields) == 1)}"
+
+
+@dataclass(frozen=True)
+class Replay:
+    transcript: Transcript
+    walk: Walk
+    scenario_path: str  # where the scenario was found
+    changed: bool  # its sha256 differs from the header's
+    warnings: tuple[str, ...]
+    differences: dict[int, tuple[StepDifference, ...]] = field(default_factory=dict)  # by action number
+
+    @property
+    def length(self) -> int:
+        return len(self.transcript.actions)
+
+    def action(self, k: int) -> Action:
+        """The ``k``-th action, 1-based."""
+        if not 1 <= k <= self.length:
+            raise IndexError(f"action {k} is outside 1..{self.length}")
+        return self.transcript.actions[k - 1]
+
+    def position(self, k: int) -> int:
+        """The position after the first ``k`` actions (``k`` = 0: where recording started),
+        clamped to the walk as it is now."""
+        actions = self.transcript.actions
+        if not actions:
+            return 0
+        k = min(max(k, 0), len(actions))
+        recorded = actions[k - 1].after if k else actions[0].before
+        return self.walk.clamp(recorded)
+
+    @property
+    def differing_steps(self) -> frozenset[int]:
+        return frozenset(d.index for diffs in self.differences.values() for d in diffs)
+
+
+def candidates(transcript: Transcript) -> list[str]:
+    """The places the header's scenario path is looked for, in order."""
+    path = transcript.header.scenario
+    if os.path.isabs(path):
+        return [path]
+    here = os.path.join(os.path.dirname(transcript.path) or ".", path)
+    return [os.path.normpath(here)] + ([path] if os.path.abspath(here) != os.path.abspath(path) else [])
+
+
+def resolve(transcript: Transcript, override: str | None = None) -> str:
+    """The scenario file to replay against, or a ScenarioError at the header's line 1."""
+    if override is not None:
+        return override
+    tried = candidates(transcript)
+    for path in tried:
+        if os.path.isfile(path):
+            return path
+    col = _scenario_column(transcript)
+    raise ScenarioError(f"the scenario {transcript.header.scenario!r} was not found (looked for "
+                        f"{' and '.join(repr(p) for p in tried)}); give its path with --scenario", 1, col,
+                        path=transcript.path)
+
+
+def _scenario_column(transcript: Transcript) -> int:
+    try:
+        with open(transcript.path, encoding="utf-8") as handle:
+            first = handle.readline()
+    except OSError:
+        return 1
+    return first.find('"scenario"') + 1 or 1
+
+
+def open_replay(transcript: Transcript, scenario: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Replay:
+    """Load the scenario a transcript names (or ``scenario``) and compare it with the record."""
+    path = resolve(transcript, scenario)
+    return compare(transcript, load_walk(path, limits), path)
+
+
+def compare(transcript: Transcript, walk: Walk, scenario_path: str) -> Replay:
+    header = transcript.header
+    changed = walk.scenario.sha256 != header.sha256
+    differences: dict[int, tuple[StepDifference, ...]] = {}
+    for action in transcript.actions:
+        found = tuple(d for d in (_difference(s, walk) for s in action.steps) if d is not None)
+        if found:
+            differences[action.number] = found
+    warnings = []
+    if changed:
+        count = len({d.index for diffs in differences.values() for d in diffs})
+        warnings.append(f"the scenario {scenario_path} has changed since this session was recorded "
+                        f"(sha256 {walk.scenario.sha256[:12]}…, recorded {header.sha256[:12]}…); "
+                        + (f"{count} recorded step{'s' * (count != 1)} now differ{'s' * (count == 1)}"
+                           if count else "every recorded step still has the same values"))
+    elif differences:
+        warnings.append("the scenario is unchanged, but some recorded steps differ from a fresh run "
+                        "(a different numpy or platform?)")
+    beyond = [a.number for a in transcript.actions if max(a.before, a.after) > walk.total]
+    if beyond:
+        warnings.append(f"the walk now has {walk.total} steps; action{'s' * (len(beyond) != 1)} "
+                        f"{', '.join(map(str, beyond))} went further and stop at its end")
+    return Replay(transcript, walk, scenario_path, changed, tuple(warnings), differences)
+
+
+def _difference(recorded: RecordedStep, walk: Walk) -> StepDifference | None:
+    now = walk.step(recorded.index)
+    if now is None:
+        return StepDifference(recorded.index, ("missing",), None)
+    fields = tuple(name for name in COMPARED if not _same(getattr(recorded, name), getattr(now, name)))
+    return StepDifference(recorded.index, fields, now) if fields else None
+
+
+def _same(recorded: Any, now: Any) -> bool:
+    if isinstance(recorded, str) or isinstance(now, str):
+        return recorded == now
+    if recorded is None or now is None:
+        return recorded is None and now is None
+    if np.shape(recorded) != np.shape(now):
+        return False
+    return bool(np.allclose(recorded, now, rtol=RTOL, atol=ATOL, equal_nan=True))

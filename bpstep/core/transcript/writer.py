@@ -1,0 +1,107 @@
+"""Writing a transcript as the session goes: the header, then one line per user action.
+
+Each line goes to the OS in one unbuffered write before ``record`` returns, so a session
+killed with ``kill -9`` leaves every completed action in the file, and the file stays
+valid JSON Lines.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+from bpstep import __version__
+from bpstep.core.engine import Walk
+from bpstep.core.errors import ScenarioError
+from bpstep.core.report import json_report, step_json
+from bpstep.core.transcript.model import FORMAT, VERSION, move_of, steps_between
+
+
+def header_for(walk: Walk, scenario_path: str, started: datetime) -> dict[str, Any]:
+    report = json_report(walk)
+    return {
+        "type": "header", "format": FORMAT, "version": VERSION, "scenario": scenario_path,
+        "sha256": walk.scenario.sha256, "bpstep": __version__,
+        "started": started.isoformat(timespec="seconds"),
+        "title": walk.scenario.title, "output": walk.output, "upstream": report["upstream"],
+        "cache": [{**entry, "code": cached.code} for entry, cached in zip(report["cache"], walk.cache)],
+        "stages": [{"stage": s.stage, "line": s.line, "code": s.code} for s in walk.forward],
+    }
+
+
+class TranscriptWriter:
+    """Writes a transcript as the session goes: ``open`` writes the header, ``record`` one
+    line per user action. Raises OSError if the file cannot be written (the caller decides
+    whether recording stops; the writer is closed then, so the file ends at the last complete
+    line or with the one cut short); raises ValueError for a position outside the walk."""
+
+    def __init__(self, handle, path: str, walk: Walk, clock: Callable[[], float]):
+        self._handle = handle
+        self.path = path
+        self.walk = walk
+        self._clock = clock
+        self._start = clock()
+        self.count = 0  # actions recorded
+        self.position: int | None = None  # position after the last recorded action
+
+    @classmethod
+    def open(cls, path: str, walk: Walk, scenario_path: str | None = None, *,
+             started: datetime | None = None, clock: Callable[[], float] = time.monotonic) -> "TranscriptWriter":
+        """Create (or truncate) ``path`` and write the header. ``scenario_path`` is stored as
+        given (default: the path the walk was loaded from). A file that cannot be written is a
+        ScenarioError ``PATH:1:1: error: cannot write the transcript: ...``."""
+        try:
+            handle = open(path, "wb", buffering=0)  # noqa: SIM115 - closed by close()
+            writer = cls(handle, path, walk, clock)
+            writer._write(header_for(walk, walk.scenario.path if scenario_path is None else scenario_path,
+                                     started or datetime.now().astimezone()))
+        except OSError as exc:
+            raise ScenarioError(f"cannot write the transcript: {exc.strerror or exc}", path=path) from None
+        return writer
+
+    def record(self, action: str, before: int, after: int) -> dict[str, Any]:
+        """Write one action: the key or command, the positions around it, and its steps."""
+        if not isinstance(action, str) or not action:
+            raise ValueError("an action is a non-empty string (the key or palette command)")
+        before, after = operator.index(before), operator.index(after)  # numpy ints too; never floats
+        for position in (before, after):
+            if not 0 <= position <= self.walk.total:
+                raise ValueError(f"position {position} is outside 0..{self.walk.total}")
+        line = {
+            "type": "action", "n": self.count + 1, "action": action,
+            "t": round(max(0.0, self._clock() - self._start), 3),
+            "before": before, "after": after, "move": move_of(before, after),
+            "steps": [step_json(self.walk.steps[i - 1]) for i in steps_between(before, after)],
+        }
+        self._write(line)
+        self.count += 1
+        self.position = after
+        return line
+
+    def _write(self, obj: dict[str, Any]) -> None:
+        if self._handle.closed:
+            raise ValueError("the transcript is closed")
+        data = memoryview((json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8"))
+        try:
+            while data:  # unbuffered: the bytes are with the OS when this returns
+                written = self._handle.write(data)
+                data = data[written:]
+        except OSError:
+            self._handle.close()  # never append after a line cut short
+            raise
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "TranscriptWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
