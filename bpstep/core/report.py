@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bpstep.core.engine import Step, Walk
+from bpstep.core.gradcheck import CheckReport, check_walk
 from bpstep.core.values import brief, encode, has_trouble, shape_text
 
 
@@ -45,11 +46,12 @@ def text_report(walk: Walk) -> str:
     out += ["", f"Output {walk.output} = {brief(walk.cache_value(walk.output))}; "
                 f"upstream {walk.upstream_name} = {brief(walk.upstream)}", ""]
     stages = len({s.stage for s in walk.steps})
+    derived = " (derived by bpstep: the scenario has no backward: block)" if walk.derived else ""
     if not walk.steps:
-        out.append("Backward: no steps (the scenario has no backward: block)")
+        out.append("Backward: no steps" + (derived or " (the backward: block is empty)"))
     else:
         out.append(f"Backward: {walk.total} step{'s' * (walk.total != 1)} over {stages} "
-                   f"stage{'s' * (stages != 1)}")
+                   f"stage{'s' * (stages != 1)}{derived}")
     forward_by_stage = {s.stage: s for s in walk.forward}
     current = None
     for step in walk.steps:
@@ -79,7 +81,26 @@ def text_report(walk: Walk) -> str:
         out += _table([[name, brief(value)] for name, value in local.items()])
     if walk.hints:
         out += ["", "Hints"] + [f"  {hint}" for hint in walk.hints]
+    out += ["", *check_text(check_walk(walk))]
     return "\n".join(out) + "\n"
+
+
+def check_text(report: CheckReport) -> list[str]:
+    """The "Gradient check" section of ``bpstep run``."""
+    out = [f"Gradient check (central differences, h = {report.h:g}; relative error "
+           "|a - n| / max(|a|, |n|))"]
+    if not report.results:
+        return out + ["  (no gradients to check)"]
+    rows = [["gradient", "of", "elements", "rel. error", "verdict"]]
+    notes = []
+    for result in report.results.values():
+        error = "—" if result.relative_error is None else f"{result.relative_error:.1e}"
+        counted = str(result.elements) if result.checked == result.elements else \
+            f"{result.checked}/{result.elements}"
+        rows.append([result.name, result.of, counted, error, result.verdict_text])
+        if result.note:
+            notes.append(f"  {result.name}: {result.note}")
+    return out + _table(rows) + notes
 
 
 def step_json(step: Step) -> dict[str, Any]:
@@ -90,6 +111,15 @@ def step_json(step: Step) -> dict[str, Any]:
         "kind": "gradient" if step.gradient_of is not None else "local",
         "reads": [{"name": r.name, "kind": r.kind} for r in step.reads],
         "overwrites": list(step.overwrites),
+    }
+
+
+def check_json(report: CheckReport) -> dict[str, Any]:
+    return {
+        name: {"of": r.of, "relative_error": r.relative_error, "verdict": r.verdict,
+               "written": r.written, "checked": r.checked, "elements": r.elements,
+               "numeric": encode(r.numeric), "note": r.note}
+        for name, r in report.results.items()
     }
 
 
@@ -107,6 +137,8 @@ def json_report(walk: Walk) -> dict[str, Any]:
         "gradients": {name: encode(value) for name, value in walk.final_gradients().items()},
         "locals": {name: encode(value) for name, value in walk.final_locals().items()},
         "hints": list(walk.hints),
+        "derived": walk.derived,
+        "check": check_json(check_walk(walk)),
     }
 
 
