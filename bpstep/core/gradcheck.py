@@ -25,11 +25,15 @@ and ``not finite`` (NaN or infinity on either side), ``skipped`` (not checked; s
 note). Every input is checked, written or not (an unwritten gradient counts as zeros); other
 values are checked when the backward pass wrote their gradient. The cost is two forward
 passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are checked (a
-fixed sample beyond that) and at most :data:`BUDGET` statement evaluations in all.
+fixed sample beyond that), inputs first, within a budget of work (:data:`BUDGET`, counted as
+array elements read and written and multiply-adds of matrix products, plus
+:data:`STATEMENT_COST` a statement) that keeps ``bpstep run`` to about a second at most; what
+does not fit is sampled more thinly or ``skipped``, and says so.
 """
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,12 +41,13 @@ from typing import Any
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, fmt_shape, shape_of, to_value
+from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, fmt_shape, qualified_name, shape_of, to_value
 from bpstep.core.versions import Timeline, timeline
 
 H = 1e-5
 MAX_ELEMENTS = 100
-BUDGET = 100_000
+BUDGET = 1_000_000_000
+STATEMENT_COST = 2_000
 BANDS = (("good", 1e-7), ("kink", 1e-4), ("suspicious", 1e-2))
 VERDICT_TEXT = {
     "good": "good (<= 1e-7)",
@@ -134,8 +139,10 @@ def check_walk(walk, h: float = H, max_elements: int = MAX_ELEMENTS, budget: int
     targets = _targets(walk, line)
     done: dict[str, GradientCheck] = {}
     used = 0
-    for target in sorted(targets, key=lambda t: t.index >= 0):  # inputs get the budget first
-        done[target.name], cost = _check_one(target, replay, h, max_elements, budget - used, floor)
+    ordered = sorted(targets, key=lambda t: t.index >= 0)  # inputs first
+    for left, target in zip(range(len(ordered), 0, -1), ordered):
+        share = (budget - used) // left  # what is left, shared among the values still to check
+        done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor)
         used += cost
     return CheckReport(h, {t.name: done[t.name] for t in targets})
 
@@ -198,6 +205,25 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     return result(verdict(error), error, numeric_value, count, note), cost
 
 
+def _product_work(statement, env, limits: Limits) -> int:
+    """Multiply-adds of the matrix products in a statement (their operands evaluated once)."""
+    work = 0
+    for node in ast.walk(statement.value):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            pair = (node.left, node.right)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "dot" and len(node.args) == 1:
+            pair = (node.func.value, node.args[0])
+        elif isinstance(node, ast.Call) and qualified_name(node.func) == "np.dot" and len(node.args) == 2:
+            pair = tuple(node.args)
+        else:
+            continue
+        walker = Walker(env, statement.block, limits=limits)
+        a, b = (shape_of(walker.evaluate(part)) for part in pair)
+        work += math.prod(a) * math.prod(b[1:]) if a and b else max(math.prod(a), math.prod(b))
+    return work
+
+
 class _Replay:
     """Re-runs the forward pass from any stage with one value changed."""
 
@@ -207,10 +233,17 @@ class _Replay:
         self.limits = limits
         self.output_name = walk.output
         self.upstream = walk.upstream
+        costs = []
+        for j, statement in enumerate(self.forward):
+            env = line.before[j]
+            read = sum(np.size(env[n]) for n in statement.reads if n in env)
+            products = _product_work(statement, env, limits)
+            costs.append(STATEMENT_COST + read + products + np.size(line.values[line.produced[j]]))
+        self.tail = [int(sum(costs[j:])) for j in range(len(costs) + 1)]
 
     def cost_after(self, index: int) -> int:
-        """Statements evaluated by one forward pass from after statement ``index``."""
-        return len(self.forward) - (index + 1)
+        """The work of one forward pass from after statement ``index``."""
+        return self.tail[index + 1]
 
     def output(self, index: int, name: str | None, value: Any) -> Any:
         if index < 0:

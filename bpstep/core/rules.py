@@ -254,6 +254,8 @@ def _matmul(a: str, b: str, style: str) -> str:
 
 
 def _transposed(text: str) -> str:
+    if text.endswith(".T") and atom(text[:-2]) == text[:-2]:
+        return text[:-2]  # X.T.T is X
     return f"{atom(text)}.T"
 
 
@@ -457,7 +459,7 @@ def vjp(rule: Rule, op: Op, i: int, g: str, shape_of_input: Shape) -> tuple[str,
     if template is None:
         return None
     text = fill(template, g)
-    if rule.elementwise:
+    if rule.elementwise or (rule.kind == "dot" and not all(op.shapes)):  # a scalar product
         return text, op.shape
     if rule.kind == "scatter":
         return text, op.params["item_shape"]
