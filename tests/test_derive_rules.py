@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bpstep.core.expr import Walker
-from bpstep.core.rules import RULES, atom, classify, product_safe, unbroadcast
+from bpstep.core.codetext import atom, product_safe, unbroadcast
+from bpstep.core.rules import RULES, classify
 from bpstep.core.source import CodeBlock
 from derive_support import (derived_text, five_point, input_gradient, relative_error, run_text,
                             scenario_text)

@@ -184,3 +184,29 @@ def test_derive_command_errors_are_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{bad}:7:3: error: ")
+
+
+def test_two_layer_net_derived_against_numpy():
+    walk = walk_of((SCENARIOS / "twolayer.yaml").read_text())
+    assert walk.derived
+    rng = np.random.RandomState(1)
+    X, W1 = rng.randn(4, 3), rng.randn(3, 5) * 0.5
+    b1, W2, y = rng.randn(5) * 0.1, rng.randn(5, 2) * 0.5, rng.randn(4, 2)
+    Z = X @ W1 + b1
+    H = np.maximum(0, Z)
+    E = H @ W2 - y
+    # hand-derived with numpy: loss = mean(E^2)
+    dE = 2 * E / E.size
+    dW2, dH = H.T @ dE, dE @ W2.T
+    dZ = dH * (Z > 0)
+    expected = {"dW2": dW2, "dW1": X.T @ dZ, "db1": dZ.sum(axis=0), "dX": dZ @ W1.T, "dy": -dE}
+    grads = walk.final_gradients()
+    for name, value in expected.items():
+        assert grads[name].shape == value.shape and np.allclose(grads[name], value, rtol=1e-12), name
+
+
+def test_the_core_does_not_load_textual():
+    code = ("import sys, bpstep.core.derive, bpstep.core.gradcheck, bpstep.core.report, bpstep.core.rules; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "[]"

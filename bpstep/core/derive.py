@@ -25,7 +25,8 @@ import numpy as np
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, shape_of
 from bpstep.core.program import Statement, parse_block
-from bpstep.core.rules import RULES, Op, atom, classify, unbroadcast, vjp
+from bpstep.core.codetext import atom, unbroadcast
+from bpstep.core.rules import RULES, Op, classify, vjp
 from bpstep.core.source import CodeBlock
 from bpstep.core.versions import Timeline, aliases, timeline
 

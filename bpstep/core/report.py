@@ -10,14 +10,16 @@ from bpstep.core.gradcheck import CheckReport, check_walk
 from bpstep.core.values import brief, encode, has_trouble, shape_text
 
 
-def step_effect(step: Step) -> str:
-    """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``."""
+def step_effect(step: Step, gradient_of: str | None = None) -> str:
+    """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``.
+    ``gradient_of`` names what a backward name that is not ``dv`` is the gradient of (``c#1``
+    for ``dc_1``; see ``Walk.gradient_label``)."""
     if step.accumulates:
         text = f"{step.target}: {brief(step.before)} + {brief(step.contribution)} = {brief(step.after)}"
     else:
         text = f"{step.target} = {brief(step.after)}"
     if step.gradient_of is None:
-        text += "   (local)"
+        text += f"   (gradient of {gradient_of})" if gradient_of else "   (local)"
     return text
 
 
@@ -61,21 +63,23 @@ def text_report(walk: Walk) -> str:
             out.append(f"stage {step.stage}: {fwd.code if fwd else ''}")
         marker = "+=" if step.accumulates else "  "
         out.append(f"  {marker} step {step.index:<3} line {step.line:<4} {step.code}")
-        out.append(f"        {step_effect(step)}")
+        out.append(f"        {step_effect(step, walk.gradient_label(step.target))}")
         warning = overwrite_warning(step)
         if warning:
             out.append(f"        WARNING: {warning}")
         if has_trouble(step.after):
             out.append(f"        (!) {step.target} is not finite")
     out += ["", "Gradients"]
-    finals = walk.final_gradients()
+    local = walk.final_locals()
+    versions = {n: v for n, v in local.items() if walk.gradient_label(n)}  # dc_1: of c#1
+    local = {n: v for n, v in local.items() if n not in versions}
+    finals = {**walk.final_gradients(), **versions}
     rows = []
     for name, value in finals.items():
         parts = [f"{brief(c.value)} ({'upstream' if c.stage is None else f'stage {c.stage}'})"
                  for c in walk.contributions_at(name, walk.total) if not c.discarded]
         rows.append([name, brief(value), "= " + " + ".join(parts) if len(parts) > 1 else ""])
     out += _table(rows) if rows else ["  (none)"]
-    local = walk.final_locals()
     if local:
         out += ["", "Backward locals"]
         out += _table([[name, brief(value)] for name, value in local.items()])
