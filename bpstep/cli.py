@@ -19,6 +19,7 @@ DESCRIPTION = "bpstep: a terminal step-through debugger for backpropagation."
 EPILOG = """commands:
   bpstep SCENARIO [--record FILE]   step through the backward pass in the terminal
   bpstep run SCENARIO [--json]      the whole walk as text, or as one JSON document
+  bpstep derive SCENARIO            print the backward pass bpstep derives, with #(n) markers
   bpstep transcript FILE            a recorded session as Markdown (--asciicast OUT.cast)
   bpstep replay FILE                play a recorded session back in the debugger
 
@@ -61,6 +62,14 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
     _limit_flags(run)
     commands["run"] = (run, cmd_run)
 
+    derive = argparse.ArgumentParser(
+        prog="bpstep derive",
+        description="Print the backward pass that bpstep derives from the forward pass, as code "
+                    "with #(n) stage markers (paste it as the scenario's backward: block).")
+    derive.add_argument("scenario", metavar="SCENARIO")
+    _limit_flags(derive)
+    commands["derive"] = (derive, cmd_derive)
+
     from bpstep.cli_transcript import transcript_commands
     commands.update(transcript_commands())
     return commands
@@ -72,6 +81,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     walk = load_walk(args.scenario, limits_from(args))
     sys.stdout.write(json_text(walk) if args.json else text_report(walk))
+    return 0
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    from bpstep.core.derive import load_derivation
+
+    derivation = load_derivation(args.scenario, limits_from(args))
+    sys.stdout.write(derivation.text + "\n")
     return 0
 
 

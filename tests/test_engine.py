@@ -182,7 +182,8 @@ backward: |
     np.testing.assert_allclose(w.final_gradients()["dv"], 2 * expected)
     plain = run_text("bpstep: 1\ntitle: t\ninputs: {v: [1.0, 2.0]}\nforward: |\n  y = v * 2\n")
     np.testing.assert_array_equal(plain.upstream, [1.0, 1.0])
-    assert plain.total == 0
+    assert plain.derived and plain.total == 1  # no backward: block, so bpstep derived it
+    np.testing.assert_array_equal(plain.final_gradients()["dv"], [2.0, 2.0])
 
 
 def test_numerical_trouble_is_a_value_not_a_crash():

@@ -23,6 +23,7 @@ from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Limits, Value, Wal
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
+from bpstep.core.versions import aliases as version_aliases
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ class Walk:
     steps: tuple[Step, ...]
     hints: tuple[str, ...] = ()
     known: frozenset[str] = frozenset()  # every input and forward name
+    derived: bool = False  # the backward pass was derived by bpstep (no backward: block)
+    # earlier versions of re-bound names, as the backward pass reads them: "c_1" -> ("c", 1)
+    aliases: dict[str, tuple[str, int]] = field(default_factory=dict)
     _writes: dict[str, list[int]] = field(default_factory=dict, repr=False)
     _bounds: tuple[int, ...] = (0,)
 
@@ -117,6 +121,14 @@ class Walk:
     def is_gradient(self, name: str) -> bool:
         """``dv`` for a forward or input name ``v``; any other backward name is a local."""
         return name.startswith("d") and name[1:] in self.known
+
+    def gradient_label(self, name: str) -> str | None:
+        """What a backward name is the gradient of, as the cache labels it: ``x`` for ``dx``,
+        ``c#1`` for ``dc_1`` (an earlier version of a re-bound ``c``); None for a local."""
+        if self.is_gradient(name):
+            return name[1:]
+        found = self.aliases.get(name[1:]) if name.startswith("d") else None
+        return f"{found[0]}#{found[1]}" if found else None
 
     def step(self, position: int) -> Step | None:
         """The step applied last at ``position`` (None at 0)."""
@@ -356,23 +368,40 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             raise ScenarioError(f"'{entry.name}' would be the gradient of '{entry.name[1:]}'; rename "
                                 "this value", entry.line, entry.col)
     upstream = _upstream(scenario, output, env, rng, limits)
+    # earlier versions of re-bound names are read in the backward pass as c_1, c_2, ...
+    alias_entries = version_aliases(cache, known)
 
+    derived = False
     if backward is None:
-        backward = parse_block(scenario.backward, limits) if scenario.backward is not None else []
+        if scenario.backward is not None:
+            backward = parse_block(scenario.backward, limits)
+        else:  # no backward: block; bpstep writes the backward pass itself
+            from bpstep.core.derive import derive_backward
+
+            backward = list(derive_backward(forward, cache, output, limits).statements)
+            derived = True
     for statement in backward:
         if statement.target in known:
             raise statement.error(f"the backward pass assigns '{statement.target}', a forward value; "
                                   f"assign its gradient d{statement.target} or a new local name")
+        if statement.target in alias_entries:
+            entry = alias_entries[statement.target]
+            raise statement.error(f"the backward pass assigns '{statement.target}', which is "
+                                  f"{entry.label}, an earlier value of '{entry.name}'; assign a new "
+                                  "local name")
     backward = attribute_backward(backward, forward, known)
     backward = sorted(backward, key=lambda s: -s.stage)  # stable: source order within a stage
-    steps, writes = _run_backward(backward, env, known, output, upstream, limits)
+    forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
+    steps, writes = _run_backward(backward, forward_env, known, output, upstream, limits)
 
     bounds = [0] + [s.index for s, nxt in zip(steps, steps[1:] + [None]) if nxt is None or nxt.stage != s.stage]
     return Walk(scenario, tuple(cache), tuple(forward), tuple(backward), output, upstream, tuple(steps),
-                tuple(_hints(backward, known)), frozenset(known), writes, tuple(bounds))
+                tuple(_hints(backward, known | set(alias_entries))), frozenset(known), derived=derived,
+                aliases={name: (e.name, e.version) for name, e in alias_entries.items()},
+                _writes=writes, _bounds=tuple(bounds))
 
 
-def _run_backward(backward: list[Statement], forward_env: dict[str, Value], known: set[str],
+def _run_backward(backward: list[Statement], forward_env, known: set[str],
                   output: str, upstream: Value, limits: Limits) -> tuple[list[Step], dict[str, list[int]]]:
     grads: dict[str, Value] = {"d" + output: upstream}
     scope = dict(forward_env)  # the backward pass never assigns forward names (checked in run)

@@ -26,7 +26,7 @@ from bpstep.core.source import CodeBlock
 Value = Any  # np.float64 | np.ndarray (float64, read-only)
 
 MODULE_ROOTS = ("np", "math")
-RESERVED_NAMES = frozenset(MODULE_ROOTS) | {"abs", "max", "min"}
+RESERVED_NAMES = frozenset(MODULE_ROOTS) | {"abs", "max", "min", "scatter"}
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ DEFAULT_LIMITS = Limits()
 class Function:
     name: str
     impl: Callable[..., Any]
-    kind: str  # "unary", "binary", "reduce", "dot", "random", "minmax"
+    kind: str  # "unary", "binary", "reduce", "dot", "random", "minmax", "expand", "outer", "scatter"
     random: bool = False
 
 
@@ -73,6 +73,12 @@ FUNCTIONS.update(
         "np.sum": Function("np.sum", _reduce(np.sum), "reduce"),
         "np.mean": Function("np.mean", _reduce(np.mean), "reduce"),
         "np.dot": Function("np.dot", np.dot, "dot"),
+        # helpers that derived backward passes use (and users may too)
+        "np.sign": Function("np.sign", np.sign, "unary"),
+        "np.ones_like": Function("np.ones_like", np.ones_like, "unary"),
+        "np.expand_dims": Function("np.expand_dims", np.expand_dims, "expand"),
+        "np.outer": Function("np.outer", np.outer, "outer"),
+        "scatter": Function("scatter", None, "scatter"),
         "np.random.randn": Function("np.random.randn", None, "random", random=True),
         "np.random.rand": Function("np.random.rand", None, "random", random=True),
     }
@@ -86,6 +92,7 @@ ALLOWED = (
     "list literals, subscripts with whole numbers and slices, .T, .shape, .dot(), "
     ".sum(axis=, keepdims=), .mean(), and the functions "
     + ", ".join(sorted(n for n in FUNCTIONS if not FUNCTIONS[n].random))
+    + " (scatter(x[i], g) is an array shaped like x, zero except g at x[i])"
 )
 
 _BINOPS = {
@@ -352,15 +359,24 @@ class Walker:
 
     def _eval_Subscript(self, node: ast.Subscript) -> Any:
         value = self._eval(node.value)
-        index = node.slice
-        parts = index.elts if isinstance(index, ast.Tuple) else [index]
-        key = tuple(self._index_part(p) for p in parts)
         if isinstance(value, tuple):  # X.shape[i]
+            key = self._key(node)
             if len(key) != 1 or not isinstance(key[0], int):
                 raise self._error(node, "a shape takes one whole-number index")
             if not -len(value) <= key[0] < len(value):
                 raise self._error(node, f"index {key[0]} is out of range for shape {fmt_shape(value)}")
             return value[key[0]]
+        key = self._checked_key(node, value)
+        return value[key]
+
+    def _key(self, node: ast.Subscript) -> tuple[int | slice, ...]:
+        index = node.slice
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        return tuple(self._index_part(p) for p in parts)
+
+    def _checked_key(self, node: ast.Subscript, value: Value) -> Any:
+        """The numpy key of ``value[...]``, after checking it against the value's shape."""
+        key = self._key(node)
         shape = shape_of(value)
         if len(key) > len(shape):
             raise self._error(node, f"too many indices ({len(key)}) for a value of shape "
@@ -369,7 +385,7 @@ class Walker:
             if isinstance(k, int) and not -size <= k < size:
                 raise self._error(node, f"index {k} is out of range for axis {dim} of size {size} "
                                         f"(shape {fmt_shape(shape)})")
-        return value[key if len(key) > 1 else key[0]]
+        return key if len(key) > 1 else key[0]
 
     def _index_part(self, node: ast.AST) -> int | slice:
         if isinstance(node, ast.Slice):
@@ -449,6 +465,8 @@ class Walker:
         spec = FUNCTIONS[name]
         if spec.random:
             return self._random(node, name)
+        if spec.kind == "scatter":
+            return self._scatter(node)
         return self._call(node, name, spec.kind, spec.impl, [])
 
     def _call(self, node: ast.Call, name: str, kind: str, impl, first: list[Any]) -> Value:
@@ -461,7 +479,7 @@ class Walker:
             if isinstance(arg, tuple):
                 raise self._error(node, f"{name} takes values, not shapes")
         low, high = {"unary": (1, 1), "binary": (2, 2), "dot": (2, 2), "reduce": (1, 1),
-                     "minmax": (1, 64)}[kind]
+                     "minmax": (1, 64), "expand": (2, 2), "outer": (2, 2)}[kind]
         if not low <= len(args) <= high:
             given, low, high = len(args) - len(first), low - len(first), high - len(first)
             want = str(low) if low == high else f"{low} to {high}"
@@ -470,6 +488,19 @@ class Walker:
         if kind == "dot":
             self._dot_shape(node, name, args[0], args[1])
             return np.dot(args[0], args[1])
+        if kind == "expand":
+            ndim = np.ndim(args[0])
+            axis = self._int(node.args[1] if len(node.args) > 1 else node, args[1], f"the axis of {name}")
+            if not -ndim - 1 <= axis <= ndim:
+                raise self._error(node, f"axis {axis} is out of range for {name} of a value of shape "
+                                        f"{fmt_shape(shape_of(args[0]))}")
+            return np.expand_dims(args[0], axis)
+        if kind == "outer":
+            if any(np.ndim(a) != 1 for a in args):
+                shown = " and ".join(fmt_shape(shape_of(a)) for a in args)
+                raise self._error(node, f"{name} takes two 1-D arrays, not shapes {shown}")
+            self._check_size(node, (len(args[0]), len(args[1])), name)
+            return np.outer(args[0], args[1])
         if kind in ("binary",):
             self._broadcast(node, name, *args)
             return impl(*args)
@@ -491,6 +522,33 @@ class Walker:
                                         f"{fmt_shape(shape_of(args[0]))}")
             return impl(args[0], **kwargs)
         return impl(args[0])
+
+    def _scatter(self, node: ast.Call) -> Value:
+        """``scatter(x[key], g)``: zeros shaped like ``x``, with ``g`` at ``x[key]`` (the way
+        a gradient flows back through a subscript)."""
+        self._keywords(node, (), "scatter")
+        if len(node.args) != 2 or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self._error(node, f"scatter takes 2 arguments, as in scatter(x[0], g), not {len(node.args)}")
+        where, given = node.args
+        if not isinstance(where, ast.Subscript):
+            raise self._error(where, "scatter's first argument is a subscript of the array to scatter "
+                                     "into, as in scatter(x[0], g)")
+        base = self._value(where.value)
+        if not shape_of(base):
+            raise self._error(where, "scatter's first argument must index an array, not a number")
+        key = self._checked_key(where, base)
+        item_shape = np.shape(base[key])
+        value = self._value(given)
+        try:
+            fits = np.broadcast_shapes(shape_of(value), item_shape) == item_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise self._error(given, f"scatter: a value of shape {fmt_shape(shape_of(value))} does not "
+                                     f"fit {fmt_shape(item_shape)}, the shape of the place it goes")
+        out = np.zeros(shape_of(base))
+        out[key] = value
+        return out
 
     def _random(self, node: ast.Call, name: str) -> Value:
         if self.rng is None:

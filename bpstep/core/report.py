@@ -6,17 +6,20 @@ import json
 from typing import Any
 
 from bpstep.core.engine import Step, Walk
+from bpstep.core.gradcheck import CheckReport, check_walk
 from bpstep.core.values import brief, encode, has_trouble, shape_text
 
 
-def step_effect(step: Step) -> str:
-    """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``."""
+def step_effect(step: Step, gradient_of: str | None = None) -> str:
+    """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``.
+    ``gradient_of`` names what a backward name that is not ``dv`` is the gradient of (``c#1``
+    for ``dc_1``; see ``Walk.gradient_label``)."""
     if step.accumulates:
         text = f"{step.target}: {brief(step.before)} + {brief(step.contribution)} = {brief(step.after)}"
     else:
         text = f"{step.target} = {brief(step.after)}"
     if step.gradient_of is None:
-        text += "   (local)"
+        text += f"   (gradient of {gradient_of})" if gradient_of else "   (local)"
     return text
 
 
@@ -45,11 +48,12 @@ def text_report(walk: Walk) -> str:
     out += ["", f"Output {walk.output} = {brief(walk.cache_value(walk.output))}; "
                 f"upstream {walk.upstream_name} = {brief(walk.upstream)}", ""]
     stages = len({s.stage for s in walk.steps})
+    derived = " (derived by bpstep: the scenario has no backward: block)" if walk.derived else ""
     if not walk.steps:
-        out.append("Backward: no steps (the scenario has no backward: block)")
+        out.append("Backward: no steps" + (derived or " (the backward: block is empty)"))
     else:
         out.append(f"Backward: {walk.total} step{'s' * (walk.total != 1)} over {stages} "
-                   f"stage{'s' * (stages != 1)}")
+                   f"stage{'s' * (stages != 1)}{derived}")
     forward_by_stage = {s.stage: s for s in walk.forward}
     current = None
     for step in walk.steps:
@@ -59,27 +63,48 @@ def text_report(walk: Walk) -> str:
             out.append(f"stage {step.stage}: {fwd.code if fwd else ''}")
         marker = "+=" if step.accumulates else "  "
         out.append(f"  {marker} step {step.index:<3} line {step.line:<4} {step.code}")
-        out.append(f"        {step_effect(step)}")
+        out.append(f"        {step_effect(step, walk.gradient_label(step.target))}")
         warning = overwrite_warning(step)
         if warning:
             out.append(f"        WARNING: {warning}")
         if has_trouble(step.after):
             out.append(f"        (!) {step.target} is not finite")
     out += ["", "Gradients"]
-    finals = walk.final_gradients()
+    local = walk.final_locals()
+    versions = {n: v for n, v in local.items() if walk.gradient_label(n)}  # dc_1: of c#1
+    local = {n: v for n, v in local.items() if n not in versions}
+    finals = {**walk.final_gradients(), **versions}
     rows = []
     for name, value in finals.items():
         parts = [f"{brief(c.value)} ({'upstream' if c.stage is None else f'stage {c.stage}'})"
                  for c in walk.contributions_at(name, walk.total) if not c.discarded]
         rows.append([name, brief(value), "= " + " + ".join(parts) if len(parts) > 1 else ""])
     out += _table(rows) if rows else ["  (none)"]
-    local = walk.final_locals()
     if local:
         out += ["", "Backward locals"]
         out += _table([[name, brief(value)] for name, value in local.items()])
     if walk.hints:
         out += ["", "Hints"] + [f"  {hint}" for hint in walk.hints]
+    out += ["", *check_text(check_walk(walk))]
     return "\n".join(out) + "\n"
+
+
+def check_text(report: CheckReport) -> list[str]:
+    """The "Gradient check" section of ``bpstep run``."""
+    out = [f"Gradient check (central differences, h = {report.h:g}; relative error "
+           "|a - n| / max(|a|, |n|))"]
+    if not report.results:
+        return out + ["  (no gradients to check)"]
+    rows = [["gradient", "of", "elements", "rel. error", "verdict"]]
+    notes = []
+    for result in report.results.values():
+        error = "—" if result.relative_error is None else f"{result.relative_error:.1e}"
+        counted = str(result.elements) if result.checked == result.elements else \
+            f"{result.checked}/{result.elements}"
+        rows.append([result.name, result.of, counted, error, result.verdict_text])
+        if result.note:
+            notes.append(f"  {result.name}: {result.note}")
+    return out + _table(rows) + notes
 
 
 def step_json(step: Step) -> dict[str, Any]:
@@ -90,6 +115,15 @@ def step_json(step: Step) -> dict[str, Any]:
         "kind": "gradient" if step.gradient_of is not None else "local",
         "reads": [{"name": r.name, "kind": r.kind} for r in step.reads],
         "overwrites": list(step.overwrites),
+    }
+
+
+def check_json(report: CheckReport) -> dict[str, Any]:
+    return {
+        name: {"of": r.of, "relative_error": r.relative_error, "verdict": r.verdict,
+               "written": r.written, "checked": r.checked, "elements": r.elements,
+               "numeric": encode(r.numeric), "note": r.note}
+        for name, r in report.results.items()
     }
 
 
@@ -107,6 +141,8 @@ def json_report(walk: Walk) -> dict[str, Any]:
         "gradients": {name: encode(value) for name, value in walk.final_gradients().items()},
         "locals": {name: encode(value) for name, value in walk.final_locals().items()},
         "hints": list(walk.hints),
+        "derived": walk.derived,
+        "check": check_json(check_walk(walk)),
     }
 
 
