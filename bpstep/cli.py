@@ -58,6 +58,16 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
     run.add_argument("--json", action="store_true", help="print one JSON document")
     _limit_flags(run)
     commands["run"] = (run, cmd_run)
+
+    graph = argparse.ArgumentParser(prog="bpstep graph", description="The circuit as an SVG picture: "
+                                    "values green above the wires, gradients red below.")
+    graph.add_argument("scenario", metavar="SCENARIO")
+    graph.add_argument("--at", metavar="STAGE", help="draw it once the backward pass has processed "
+                       "STAGE (a stage number, or 'start' or 'end'; default: end)")
+    graph.add_argument("-o", "--output", metavar="FILE.svg", required=True,
+                       help="the SVG file to write ('-' for standard output)")
+    _limit_flags(graph)
+    commands["graph"] = (graph, cmd_graph)
     return commands
 
 
@@ -67,6 +77,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     walk = load_walk(args.scenario, limits_from(args))
     sys.stdout.write(json_text(walk) if args.json else text_report(walk))
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from bpstep.core.engine import load_walk
+    from bpstep.core.svg import graph_svg, position_at
+
+    walk = load_walk(args.scenario, limits_from(args))
+    try:
+        position = position_at(walk, args.at)
+    except ValueError as exc:
+        print(f"bpstep graph: error: --at {args.at}: {exc}", file=sys.stderr)
+        return 2
+    text = graph_svg(walk, position)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        print(f"bpstep graph: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 
