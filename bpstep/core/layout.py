@@ -237,8 +237,9 @@ def _order(g: _Graph, count: int, sweeps: int) -> tuple[list[list[int]], int]:
             pos[node] = i
     best = [row[:] for row in order]
     best_crossings = _crossings(g, order, pos)
+    stale = 0
     for sweep in range(sweeps):
-        if best_crossings == 0:
+        if best_crossings == 0 or stale >= 4:  # four sweeps without a gain: settled
             break
         downward = sweep % 2 == 0
         sequence = range(1, count) if downward else range(count - 2, -1, -1)
@@ -257,7 +258,9 @@ def _order(g: _Graph, count: int, sweeps: int) -> tuple[list[list[int]], int]:
                 pos[node] = i
         found = _crossings(g, order, pos)
         if found < best_crossings:
-            best_crossings, best = found, [row[:] for row in order]
+            best_crossings, best, stale = found, [row[:] for row in order], 0
+        else:
+            stale += 1
     return best, best_crossings
 
 
