@@ -13,8 +13,11 @@ from bpstep.core.cells import plain
 from bpstep.core.circuit import CELLS, SVG, CircuitView
 from bpstep.core.engine import load_walk, run_text
 from bpstep.core.layout import Layout, NodeSpec, layered_layout
+from pathlib import Path
 
-SEEDS = ["scenarios/sigmoid.yaml", "scenarios/complex.yaml", "scenarios/matmul.yaml"]
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+
+SEEDS = [str(SCENARIOS / f"{name}.yaml") for name in ("sigmoid", "complex", "matmul")]
 
 
 # -- an independent geometric checker --------------------------------------------------------

@@ -21,7 +21,7 @@ _LINES = {
     frozenset("NSE"): "├", frozenset("NSW"): "┤", frozenset("NSEW"): "┼", frozenset("E"): "─",
     frozenset("W"): "─", frozenset("N"): "│", frozenset("S"): "│", frozenset(): "·",
 }
-_MARKS = {"fork": ("●", "fork"), "port": ("┤", "box"), "arrow": ("▶", "wire")}
+_MARKS = {"fork": ("●", "fork"), "port": ("┤", "box"), "arrow": ("▶", "arrow")}
 
 
 def _directions(points) -> dict[tuple[int, int], set[str]]:

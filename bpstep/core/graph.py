@@ -81,17 +81,18 @@ class Graph:
     def inputs_of(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.target == node_id]
 
-    def wire_for(self, name: str, stage: int, gradient: bool = False) -> Wire | None:
-        """The version of ``name`` that ``stage`` deals with: the one it reads, or (for a
-        gradient of the value the stage makes) its output; else the latest made before it."""
+    def wire_for(self, name: str, stage: int, output_first: bool = False) -> Wire | None:
+        """The version of ``name`` that ``stage`` deals with: the one it reads or the one it
+        makes (the backward pass of a stage reads its output's gradient and writes its inputs'
+        gradients, hence ``output_first`` for a gradient read); else the latest made before it."""
         versions = self._versions.get(name)
         if not versions:
             return None
         node = self.stage_node(stage)
-        if gradient and node is not None and node.wire and self.wires[node.wire].name == name:
-            return self.wires[node.wire]
-        for wire in versions:
-            if node is not None and node.id in wire.targets:
+        made = self.wires[node.wire] if node is not None and node.wire else None
+        read = next((w for w in versions if node is not None and node.id in w.targets), None)
+        for wire in ((made, read) if output_first else (read, made)):
+            if wire is not None and wire.name == name:
                 return wire
         before = [w for w in versions if (w.stage or 0) < stage]
         return before[-1] if before else versions[0]
@@ -253,8 +254,9 @@ class Circuit:
             return WireState(wire, None, (), {})
         at = min(position, end)
         gradient = self.walk.value_at(wire.gradient_name, at)
+        last = wire.version == len(self.graph._versions[wire.name])  # the upstream's version
         contributions = tuple(c for c in self.walk.contributions_at(wire.gradient_name, at)
-                              if (c.step == 0 and first == 0) or first < c.step <= end)
+                              if (c.step == 0 and last) or first < c.step <= end)
         branches: dict[str, list[Contribution]] = {t: [] for t in wire.targets}
         stray = []
         for c in contributions:
@@ -284,11 +286,11 @@ class Circuit:
                     if wire:
                         read_values.add(wire.id)
                 elif read.kind == "gradient":
-                    wire = graph.wire_for(read.name[1:], step.stage, gradient=True)
+                    wire = graph.wire_for(read.name[1:], step.stage, output_first=True)
                     if wire:
                         read_gradients.add(wire.id)
             if step.gradient_of is not None:
-                wire = graph.wire_for(step.gradient_of, step.stage, gradient=True)
+                wire = graph.wire_for(step.gradient_of, step.stage)
                 written = wire.id if wire else None
         active_edges = frozenset((e.source, e.target) for e in graph.edges
                                  if active is not None and active in (e.source, e.target))
