@@ -25,6 +25,7 @@ from bpstep.core.engine import Contribution, Walk
 from bpstep.core.graph import Circuit, CircuitState, Node, Wire
 from bpstep.core.layout import Layout, NodeSpec, Options, layered_layout
 from bpstep.core.matrix import compact_shape
+from bpstep.core.routing import simplify
 from bpstep.core.values import number
 
 Point = tuple[int, int]
@@ -318,7 +319,7 @@ class CircuitView:
             points = ((sx + sfp.in_width + sfp.box_width, sy + sfp.out_row),) + tuple(
                 (px + m, py + m) for px, py in route.points) + ((tx + tfp.in_width - 1, row),)
             hot = (route.source, route.target) in state.active_edges
-            paths.append(Path(_simplify(points), "wire", hot, edge_wire, route.source, route.target))
+            paths.append(Path(simplify(list(points)), "wire", hot, edge_wire, route.source, route.target))
             if route.fork is not None and graph.wires[edge_wire].fork:
                 fork = (route.fork[0] + m, route.fork[1] + m)
                 if not any(mk.kind == "fork" and (mk.x, mk.y) == fork for mk in marks):
@@ -354,16 +355,3 @@ class CircuitView:
                     out.append(Text(sx, row + 2 + i, line, "sum", node.wire == state.written, node.wire))
         return out
 
-
-def _simplify(points: tuple[Point, ...]) -> tuple[Point, ...]:
-    out: list[Point] = []
-    for p in points:
-        if out and out[-1] == p:
-            continue
-        if len(out) >= 2:
-            (x0, y0), (x1, y1) = out[-2], out[-1]
-            if (x0 == x1 == p[0]) or (y0 == y1 == p[1]):
-                out[-1] = p
-                continue
-        out.append(p)
-    return tuple(out)

@@ -28,7 +28,7 @@ import heapq
 from dataclasses import dataclass
 from typing import Hashable, Iterable, Mapping
 
-Point = tuple[int, int]
+from bpstep.core.routing import Point, hop, route_gaps, simplify
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,8 @@ def layered_layout(nodes: Mapping[Hashable, NodeSpec], edges: Iterable[tuple[Has
     port = _ports(g, pos)
     y = _place(g, order, port, options)
     columns = [max((g.width[node] for node in row), default=0) for row in order]
-    x, tracks, forks, width = _route_gaps(g, order, columns, y, port, options)
+    x, tracks, forks, width = route_gaps(g, order, columns, y, port, options.track_gap,
+                                        options.min_layer_gap)
 
     placed = {ids[i]: Placed(ids[i], layer[i], x[layer[i]], y[i], specs[i].width, specs[i].height)
               for i in range(n)}
@@ -170,8 +171,8 @@ def layered_layout(nodes: Mapping[Hashable, NodeSpec], edges: Iterable[tuple[Has
     for e, (u, v) in enumerate(pairs):
         points: list[Point] = []
         for sid in chains[e]:
-            points.extend(_hop(g, sid, x, y, port, tracks))
-        routes.append(Route(ids[u], ids[v], port[chains[e][-1]], _simplify(points), forks.get(u)))
+            points.extend(hop(g, sid, x, y, port, tracks))
+        routes.append(Route(ids[u], ids[v], port[chains[e][-1]], simplify(points), forks.get(u)))
     height = max((y[i] + g.height[i] for i in range(len(g.layer))), default=0)
     height = max(height, max((y[i] + 1 for i in range(n, len(g.layer))), default=0))
     layers = tuple(tuple(ids[node] for node in row if node < n) for row in order)
@@ -364,145 +365,3 @@ def _isotonic(targets: list[float], weights: list[float]) -> list[float]:
         out.extend([s / w] * int(c))
     return out
 
-
-# -- 5. columns and routing ---------------------------------------------------------------
-
-@dataclass
-class _Net:
-    source: int
-    row: int
-    segments: list[int]
-    rows: list[int]  # the target row of each segment
-
-    def key(self) -> tuple:
-        mean = sum(self.rows) / len(self.rows)
-        downward = mean > self.row
-        # downward nets: the lower source gets the left track; upward nets: the upper one
-        return (0, -self.row, self.source) if downward else (1, self.row, self.source)
-
-
-def _route_gaps(g: _Graph, order: list[list[int]], widths: list[int], y: list[int],
-                port: list[int], options: Options):
-    """Column x of every layer, the tracks of every net, and the fork point of every real
-    node whose wire splits. A net's tracks are (first, row, main): it leaves its source on
-    column ``first``, crosses to column ``main`` on ``row`` (a dogleg, only to break a cycle
-    of constraints; otherwise first == main and row is the source row)."""
-    x: list[int] = []
-    tracks: dict[int, tuple[int, int, int]] = {}
-    forks: dict[int, Point] = {}
-    left = 0
-    for li, row in enumerate(order):
-        x.append(left)
-        right = left + widths[li]
-        if li == len(order) - 1:
-            left = right
-            break
-        nets = []
-        for node in row:
-            if g.down[node]:
-                segs = sorted(g.down[node], key=lambda s: y[g.seg_to[s]] + g.in_y[g.seg_to[s]][port[s]])
-                rows = [y[g.seg_to[s]] + g.in_y[g.seg_to[s]][port[s]] for s in segs]
-                nets.append(_Net(node, y[node] + g.out_y[node], segs, rows))
-        used = {net.row for net in nets} | {r for net in nets for r in net.rows}
-        bending = [net for net in nets if any(r != net.row for r in net.rows)]
-        ordered, split = _track_order(bending)
-        count = len(ordered) + len(split)
-        span = options.track_gap * count + 1 if count else 0
-        gap = max(options.min_layer_gap, span)
-        start = right + (gap - span) // 2 + 1
-        for k, net in enumerate(split):  # the dogleg nets leave first, on the left
-            free = _free_row(net, used)
-            used.add(free)
-            tracks[net.source] = (start + options.track_gap * k, free, 0)
-        for k, net in enumerate(ordered, start=len(split)):
-            main = start + options.track_gap * k
-            first, cross, _ = tracks.get(net.source, (main, net.row, 0))
-            tracks[net.source] = (first, cross, main)
-            if net.source < g.real and len(net.segments) > 1:
-                forks[net.source] = (main, cross)
-        left = right + gap
-    return x, tracks, forks, left
-
-
-def _free_row(net: _Net, used: set[int]) -> int:
-    """The row nearest the net's source that no wire of the gap starts or ends on."""
-    for distance in range(1, len(used) + 2):
-        for candidate in (net.row + distance, net.row - distance):
-            if candidate not in used:
-                return candidate
-    raise AssertionError("unreachable: some row near the source is free")
-
-
-def _track_order(nets: list[_Net]) -> tuple[list[_Net], list[_Net]]:
-    """Order the nets of one gap left to right: a net whose source row is another net's target
-    row must turn before that net's last stretch starts (else the two share a stretch).
-    Constraints can form a cycle (three nets in rotation); each cycle is broken by giving one
-    net a dogleg: it leaves on an extra track left of all the others, which frees it of the
-    constraints it had as a source. Returns (ordered nets, nets with a dogleg)."""
-    by_target: dict[int, list[int]] = {}
-    for i, net in enumerate(nets):
-        for r in net.rows:
-            by_target.setdefault(r, []).append(i)
-    after: list[list[int]] = [[] for _ in nets]
-    indegree = [0] * len(nets)
-    for i, net in enumerate(nets):
-        for j in by_target.get(net.row, []):
-            if j != i:
-                after[i].append(j)
-                indegree[j] += 1
-    keys = [net.key() for net in nets]
-    heap = [(keys[i], i) for i in range(len(nets)) if indegree[i] == 0]
-    heapq.heapify(heap)
-    out: list[int] = []
-    split: list[int] = []
-    placed = [False] * len(nets)
-    while len(out) < len(nets):
-        if not heap:  # a cycle: the waiting net with the most waiting dependants gets a dogleg
-            waiting = [i for i in range(len(nets)) if not placed[i] and i not in split]
-            i = max(waiting, key=lambda i: (sum(not placed[j] for j in after[i]), [-k for k in keys[i][1:]]))
-            split.append(i)
-            for j in after[i]:
-                indegree[j] -= 1
-                if indegree[j] == 0 and not placed[j]:
-                    heapq.heappush(heap, (keys[j], j))
-            after[i] = []
-            if indegree[i] == 0:
-                heapq.heappush(heap, (keys[i], i))
-            continue
-        _, i = heapq.heappop(heap)
-        if placed[i]:
-            continue
-        placed[i] = True
-        out.append(i)
-        for j in after[i]:
-            indegree[j] -= 1
-            if indegree[j] == 0 and not placed[j]:
-                heapq.heappush(heap, (keys[j], j))
-    return [nets[i] for i in out], [nets[i] for i in split]
-
-
-def _hop(g: _Graph, sid: int, x: list[int], y: list[int], port: list[int],
-         tracks: dict[int, tuple[int, int, int]]) -> list[Point]:
-    a, b = g.seg_from[sid], g.seg_to[sid]
-    start = x[g.layer[a]] + g.width[a]
-    end = x[g.layer[b]] - 1
-    s = y[a] + g.out_y[a]
-    t = y[b] + g.in_y[b][port[sid]]
-    if s == t and a not in tracks:
-        return [(start, s), (end, t)]
-    first, cross, main = tracks[a]
-    return [(start, s), (first, s), (first, cross), (main, cross), (main, t), (end, t)]
-
-
-def _simplify(points: list[Point]) -> tuple[Point, ...]:
-    out: list[Point] = []
-    for p in points:
-        if out and out[-1] == p:
-            continue
-        if len(out) >= 2:
-            (x0, y0), (x1, y1) = out[-2], out[-1]
-            if (x0 == x1 == p[0]) or (y0 == y1 == p[1]):
-                out[-1] = p
-                continue
-        out.append(p)
-    return tuple(out)

@@ -105,8 +105,10 @@ def render_svg(view: CircuitView, position: int) -> str:
     for forward in walk.forward:
         lines = stage_dimensions(walk, forward.stage, position)
         notes.extend(f"stage {forward.stage}: {line}" for line in lines)
-    legend = ("values above the wires · gradients below · the stage being back-propagated · "
-              "● gradients add up at a fork" + (" · backward locals" if any(t.role == "local" for t in scene.texts) else ""))
+    forks = any(m.kind == "fork" for m in scene.marks)
+    has_locals = any(t.role == "local" for t in scene.texts)
+    legend = ("values above the wires · gradients below · the stage being back-propagated"
+              + (" · ● gradients add up at a fork" if forks else "") + (" · backward locals" if has_locals else ""))
     width = max(scene.width * CELL_W, (len(legend) + 2) * 7.3, (max(map(len, notes), default=0) + 2) * 7.3)
     footer = (len(notes) + 1.5) * CELL_H if notes else 0.5 * CELL_H
     height = HEADER + scene.height * CELL_H + footer
@@ -115,16 +117,16 @@ def render_svg(view: CircuitView, position: int) -> str:
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans Mono, Menlo, Consolas, '
         f'monospace" font-size="{FONT}">',
         f"<title>{escape(walk.scenario.title)} — {escape(describe_position(walk, position))}</title>",
-        f'<rect width="100%" height="100%" fill="#ffffff"/>',
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
         f'<text x="8" y="20" font-size="15" font-weight="bold" fill="#24292f">'
         f"{escape(walk.scenario.title)}</text>",
         f'<text x="8" y="38" fill="#57606a">{escape(describe_position(walk, position))}</text>',
         '<text x="8" y="56" fill="#57606a">'
         f'<tspan fill="{COLOURS["value"]}">values above the wires</tspan> · '
         f'<tspan fill="{COLOURS["gradient"]}">gradients below</tspan> · '
-        f'<tspan fill="{COLOURS["hot"]}">the stage being back-propagated</tspan> · '
-        "● gradients add up at a fork"
-        + (f' · <tspan fill="{COLOURS["local"]}">backward locals</tspan>' if "locals" in legend else "")
+        f'<tspan fill="{COLOURS["hot"]}">the stage being back-propagated</tspan>'
+        + (" · ● gradients add up at a fork" if forks else "")
+        + (f' · <tspan fill="{COLOURS["local"]}">backward locals</tspan>' if has_locals else "")
         + "</text>",
     ]
     for rect in scene.rects:
