@@ -22,6 +22,7 @@ EPILOG = """commands:
   bpstep derive SCENARIO            print the backward pass bpstep derives, with #(n) markers
   bpstep transcript FILE            a recorded session as Markdown (--asciicast OUT.cast)
   bpstep replay FILE                play a recorded session back in the debugger
+  bpstep graph SCENARIO -o FILE.svg the circuit as an SVG picture (--at STAGE)
 
 keys in the debugger: n/right next stage, s/down next statement, p/left previous stage,
 up previous statement, home/end, g go to stage, b breakpoint, c continue, ? help, q quit.
@@ -72,6 +73,16 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
 
     from bpstep.cli_transcript import transcript_commands
     commands.update(transcript_commands())
+
+    graph = argparse.ArgumentParser(prog="bpstep graph", description="The circuit as an SVG picture: "
+                                    "values green above the wires, gradients red below.")
+    graph.add_argument("scenario", metavar="SCENARIO")
+    graph.add_argument("--at", metavar="STAGE", help="draw it once the backward pass has processed "
+                       "STAGE (a stage number, or 'start' or 'end'; default: end)")
+    graph.add_argument("-o", "--output", metavar="FILE.svg", required=True,
+                       help="the SVG file to write ('-' for standard output)")
+    _limit_flags(graph)
+    commands["graph"] = (graph, cmd_graph)
     return commands
 
 
@@ -89,6 +100,29 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
     derivation = load_derivation(args.scenario, limits_from(args))
     sys.stdout.write(derivation.text + "\n")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from bpstep.core.engine import load_walk
+    from bpstep.core.svg import graph_svg, position_at
+
+    walk = load_walk(args.scenario, limits_from(args))
+    try:
+        position = position_at(walk, args.at)
+    except ValueError as exc:
+        print(f"bpstep graph: error: --at {args.at}: {exc}", file=sys.stderr)
+        return 2
+    text = graph_svg(walk, position)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    except OSError as exc:
+        print(f"bpstep graph: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     return 0
 
 
