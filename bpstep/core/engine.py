@@ -119,16 +119,17 @@ class Walk:
         return [self.upstream_name] + [n for n in self._writes if n != self.upstream_name]
 
     def is_gradient(self, name: str) -> bool:
-        """``dv`` for a forward or input name ``v``; any other backward name is a local."""
-        return name.startswith("d") and name[1:] in self.known
+        """``dv`` for a forward or input name ``v`` (or an earlier version ``v_k`` of one);
+        any other backward name is a local."""
+        return name.startswith("d") and (name[1:] in self.known or name[1:] in self.aliases)
 
     def gradient_label(self, name: str) -> str | None:
         """What a backward name is the gradient of, as the cache labels it: ``x`` for ``dx``,
         ``c#1`` for ``dc_1`` (an earlier version of a re-bound ``c``); None for a local."""
-        if self.is_gradient(name):
-            return name[1:]
         found = self.aliases.get(name[1:]) if name.startswith("d") else None
-        return f"{found[0]}#{found[1]}" if found else None
+        if found:
+            return f"{found[0]}#{found[1]}"
+        return name[1:] if self.is_gradient(name) else None
 
     def step(self, position: int) -> Step | None:
         """The step applied last at ``position`` (None at 0)."""
@@ -392,7 +393,9 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     backward = attribute_backward(backward, forward, known)
     backward = sorted(backward, key=lambda s: -s.stage)  # stable: source order within a stage
     forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
-    steps, writes = _run_backward(backward, forward_env, known, output, upstream, limits)
+    # dv is a gradient for every forward name v, earlier versions (c_1) included
+    steps, writes = _run_backward(backward, forward_env, known | set(alias_entries), output, upstream,
+                                  limits)
 
     bounds = [0] + [s.index for s, nxt in zip(steps, steps[1:] + [None]) if nxt is None or nxt.stage != s.stage]
     return Walk(scenario, tuple(cache), tuple(forward), tuple(backward), output, upstream, tuple(steps),
