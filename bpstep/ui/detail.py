@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from bpstep.core.engine import Walk
@@ -24,7 +26,13 @@ def cache_detail(walk: Walk, row: int) -> tuple[str, str]:
     entry = walk.cache[row]
     where = "input" if entry.stage is None else f"stage {entry.stage}"
     title = f"{entry.label} · {where} · {shape_text(entry.value)}"
-    lines = [f"{entry.label} = {entry.code}" if entry.code else entry.label, ""]
+    if not entry.code:
+        head = entry.label
+    elif re.match(rf"{re.escape(entry.name)}\s*\+?=", entry.code):  # a whole statement
+        head = entry.code
+    else:  # an input given as an expression
+        head = f"{entry.label} = {entry.code}"
+    lines = [head, ""]
     lines += matrix(entry.value)
     return title, "\n".join(lines)
 

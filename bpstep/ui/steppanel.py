@@ -30,7 +30,7 @@ class StepPanel(Static):
 def step_lines(walk: Walk, focus: Focus) -> list[Text]:
     step = focus.step
     if step is None:
-        lines = [Text(f"Forward pass done, values cached; gradient so far: upstream "
+        lines = [Text(f"Forward pass done and cached. Only gradient so far: the upstream "
                       f"{walk.upstream_name} = {brief(walk.upstream)}")]
         first = walk.step(1)
         if first is None:
@@ -51,9 +51,9 @@ def step_lines(walk: Walk, focus: Focus) -> list[Text]:
         lines.append(Text("WARNING: " + warning, style="bold"))
     elif has_trouble(step.after):
         lines.append(Text(f"(!) {step.target} is not finite", style="bold"))
-    elif hint:  # keep the question, which names the likely gradient
-        lines.append(Text(f"hint: {step.target} is a local, not a gradient; " + hint.rsplit("; ", 1)[-1],
-                          style="italic"))
+    elif hint:  # keep the question ("did you mean dinvden, ...?"), which names the gradient
+        question = hint.rsplit("; ", 1)[-1].split(",")[0].rstrip("?") + "?"
+        lines.append(Text(f"hint: {step.target} is a local, not a gradient; {question}", style="italic"))
     elif focus.position == walk.total:
         lines.append(Text("End of the backward pass: every gradient is final.", style="italic"))
     return lines
