@@ -196,3 +196,33 @@ async def test_a_position_looks_the_same_however_it_is_reached():
             assert app.position == 6, keys
             seen.append(screen_state(app))
     assert all(state == seen[0] for state in seen[1:])
+
+
+async def test_clicking_a_statement_twice_runs_to_it():
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        backward = app.view("backward")
+        assert round(backward.scroll_y) == 0
+        await pilot.click("#backward", offset=(12, 1 + 2))  # below the title line: the third row
+        assert backward.cursor == 2 and app.position == 0
+        await pilot.click("#backward", offset=(12, 1 + 2))
+        assert app.position == 3 and app.sub_title == "stage 7 of 8 · step 3 of 12"
+
+
+async def test_every_action_reaches_the_goto_hooks():
+    app = make_app()
+    heard = []
+    app.goto_hooks.append(lambda action, before, after: heard.append((action, before, after)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "n", "up", "p", "end", "home", "right", "left", "down")
+        await pilot.press("g", "4", "enter", "b", "c", "s")  # s at the end: heard, no move
+        await pilot.press("up", "up", "up", "up", "up", "up", "up", "s")
+    assert heard == [
+        ("next_step", 0, 1), ("next_stage", 1, 2), ("previous_step", 2, 1), ("previous_stage", 1, 0),
+        ("end", 0, 12), ("start", 12, 0), ("next_stage", 0, 2), ("previous_stage", 2, 0),
+        ("next_step", 0, 1), ("goto_stage 4", 1, 8), ("breakpoint on 8", 8, 8), ("continue", 8, 12),
+        ("next_step", 12, 12), ("previous_step", 12, 11), ("previous_step", 11, 10),
+        ("previous_step", 10, 9), ("previous_step", 9, 8), ("previous_step", 8, 7),
+        ("previous_step", 7, 6), ("previous_step", 6, 5), ("next_step", 5, 6),
+    ]

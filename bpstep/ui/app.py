@@ -1,8 +1,10 @@
 """The bpstep debugger: a Textual app over one Walk.
 
-Every user action that moves the position goes through :meth:`BpstepApp.goto`, which redraws
-what changed and then calls each of ``goto_hooks`` with ``(action, before, after)``: the
-session recorder hooks in there. What the screen shows depends only on the position.
+Every user action that moves the position (and every breakpoint toggled) goes through
+:meth:`BpstepApp.goto`, which redraws what changed and then calls each of ``goto_hooks`` with
+``(action, before, after)``: the session recorder hooks in there. Actions are named like
+``next_step``, ``next_stage``, ``goto_stage 3``, ``run_to 7``, ``breakpoint on 9``. What the
+screen shows depends only on the position (and on the breakpoints, which are drawn in it).
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from bpstep.core.engine import Walk
+from bpstep.core.engine import Step, Walk
 from bpstep.ui.detail import cache_detail, gradient_detail
 from bpstep.ui.helptext import about_markdown, help_text
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
 from bpstep.ui.rowview import RowView
 from bpstep.ui.screens import DetailScreen, GotoStageScreen, TextScreen
-from bpstep.ui.state import Index, changed_names, focus_at, position_text, touched_steps
+from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
 from bpstep.ui.steppanel import StepPanel
 
 PANELS = {"forward": "forward code", "cache": "forward cache", "backward": "backward code",
@@ -83,9 +85,14 @@ class BpstepApp(App[None]):
         self._show(0, 0, whole=True)
 
     def format_title(self, title: str, sub_title: str) -> Content:
+        """``title — stage k of N · step i of M``; on a narrow screen the position comes first,
+        so that a long title is what gets cut."""
+        if self.size.width < 80:
+            return Content.assemble(sub_title, (" — ", "dim"), (title, "bold"))
         return Content.assemble((title, "bold"), ("  —  ", "dim"), sub_title)
 
     def view(self, name: str) -> RowView:
+        """One of the four panes: forward, cache, backward, gradients."""
         return self.query_one(f"#{name}", RowView)
 
     # -- the one way the position moves --------------------------------------------------
@@ -101,57 +108,68 @@ class BpstepApp(App[None]):
 
     def _show(self, before: int, after: int, whole: bool = False) -> None:
         """Redraw for a move: only the rows whose marks or values change (``whole``: all)."""
-        walk, index = self.walk, self.index
+        walk = self.walk
         focus = focus_at(walk, after)
         for source in self.sources:
             source.position = after
         touched = None if whole else touched_steps(walk, before, after)
-        steps = [walk.steps[i - 1] for i in touched] if touched is not None else None
-        self.sub_title = position_text(walk, index, after)
+        steps = None if touched is None else [walk.steps[i - 1] for i in touched]
+        self.sub_title = position_text(walk, self.index, after)
+        self._show_forward(focus, steps)
+        self._show_cache(focus)
+        self._show_backward(focus)
+        self._show_gradients(focus, steps)
+        self.query_one(StepPanel).show(walk, focus)
 
-        stage_row = index.forward_row.get(focus.stage) if focus.stage is not None else None
-        marks = {stage_row: frozenset({"current"})} if stage_row is not None else {}
-        dirty = None if steps is None else {index.forward_row[s.stage] for s in steps
-                                            if s.stage in index.forward_row}
-        self.view("forward").set_marks(marks, dirty)
-        if stage_row is not None:
-            self.view("forward").move_cursor_to(stage_row)
+    def _show_forward(self, focus: Focus, steps: list[Step] | None) -> None:
+        """The stage being back-propagated; ✓ on the stages the move completed or undid."""
+        view, rows = self.view("forward"), self.index.forward_row
+        row = rows.get(focus.stage) if focus.stage is not None else None
+        dirty = None if steps is None else {rows[s.stage] for s in steps if s.stage in rows}
+        view.set_marks({row: frozenset({"current"})} if row is not None else {}, dirty)
+        if row is not None:
+            view.move_cursor_to(row)
 
-        marks = {}
-        own = index.stage_cache_row.get(focus.stage)
+    def _show_cache(self, focus: Focus) -> None:
+        """The values the step read, and the one its stage computed (cache values never change)."""
+        view, index = self.view("cache"), self.index
+        marks: dict[int, frozenset[str]] = {}
+        own = index.stage_cache_row.get(focus.stage) if focus.stage is not None else None
         if own is not None:
             marks[own] = frozenset({"stage"})
         reads = sorted(index.cache_row[n] for n in focus.forward_reads if n in index.cache_row)
         for row in reads:
             marks[row] = frozenset({"read"})
-        self.view("cache").set_marks(marks, ())
-        if reads or own is not None:
-            self.view("cache").move_cursor_to(reads[0] if reads else own, also=list(marks))
+        view.set_marks(marks, ())
+        if marks:
+            view.move_cursor_to(reads[0] if reads else own, also=list(marks))
 
-        marks = {}
+    def _show_backward(self, focus: Focus) -> None:
         step = focus.step
+        marks = {}
         if step is not None:
             marks[step.index - 1] = frozenset({"current", "warning"} if step.overwrites else {"current"})
         self.view("backward").set_marks(marks, ())
         self.view("backward").move_cursor_to(step.index - 1 if step else 0)
 
-        marks = {}
-        for name in changed_names(walk, walk.previous_stage(after), after):
-            marks[index.gradient_row[name]] = frozenset({"changed"})
+    def _show_gradients(self, focus: Focus, steps: list[Step] | None) -> None:
+        """What the step wrote and read, and what changed during the current stage so far."""
+        walk, rows = self.walk, self.index.gradient_row
+        marks: dict[int, frozenset[str]] = {}
+        for name in changed_names(walk, walk.previous_stage(focus.position), focus.position):
+            marks[rows[name]] = frozenset({"changed"})
         for name in focus.gradient_reads:
-            row = index.gradient_row.get(name)
-            if row is not None:
-                marks[row] = marks.get(row, frozenset()) | {"read"}
+            if name in rows:
+                marks[rows[name]] = marks.get(rows[name], frozenset()) | {"read"}
+        step = focus.step
         if step is not None:
-            row = index.gradient_row[step.target]
             extra = {"written", "warning"} if step.overwrites else {"written"}
-            marks[row] = marks.get(row, frozenset()) | extra
-        dirty = None if steps is None else {index.gradient_row[s.target] for s in steps}
-        self.view("gradients").set_marks(marks, dirty)
-        self.view("gradients").move_cursor_to(index.gradient_row[step.target] if step else 0,
-                                              also=[r for r, m in marks.items() if "read" in m])
-
-        self.query_one(StepPanel).show(walk, focus)
+            marks[rows[step.target]] = marks.get(rows[step.target], frozenset()) | extra
+        dirty = None if steps is None else {rows[s.target] for s in steps}
+        view = self.view("gradients")
+        view.set_marks(marks, dirty)
+        view.move_cursor_to(rows[step.target] if step else 0,
+                            also=[r for r, m in marks.items() if "read" in m])
 
     # -- stepping -------------------------------------------------------------------------
     def action_next_step(self) -> None:
@@ -188,6 +206,8 @@ class BpstepApp(App[None]):
         index = view.cursor + 1
         self.backward_source.breakpoints ^= {index}
         view.refresh_row(view.cursor)
+        on = "on" if index in self.backward_source.breakpoints else "off"
+        self.goto(self.position, f"breakpoint {on} {index}")  # no move; the hooks still hear it
 
     def action_goto_stage(self) -> None:
         stages = sorted(self.index.stage_last, reverse=True)

@@ -34,10 +34,11 @@ def step_lines(walk: Walk, focus: Focus) -> list[Text]:
                       f"{walk.upstream_name} = {brief(walk.upstream)}")]
         first = walk.step(1)
         if first is None:
-            lines.append(Text("This scenario has no backward pass to step through."))
-        else:
-            lines.append(Text.assemble("next: ", (first.code, "bold"), f"  (stage {first.stage}, "
-                                       f"line {first.line})"))
+            lines.append(Text("This scenario has no backward pass to step through (no backward: "
+                              "block)."))
+            return lines
+        lines.append(Text.assemble("next: ", (first.code, "bold"), f"  (stage {first.stage}, "
+                                   f"line {first.line})"))
         lines.append(Text("s/↓ one statement · n/→ one stage · ↑/p back · ? help", style="italic"))
         return lines
     marker = ("+= ", "bold reverse") if step.accumulates else ("", "")
