@@ -114,6 +114,7 @@ class RowView(ScrollView, can_focus=True, inherit_bindings=False):
             self.refresh_line(row + self._header_lines)
 
     def move_cursor_to(self, row: int, *, scroll: bool = True, also: Iterable[int] = ()) -> None:
+        """Put the cursor on ``row`` and show it where the position puts it (see show_row)."""
         count = self.source.count()
         if not count:
             return
@@ -124,6 +125,15 @@ class RowView(ScrollView, can_focus=True, inherit_bindings=False):
             self.refresh_row(row)
         if scroll:
             self.show_row(row, also)
+
+    def _nudge_cursor(self, row: int) -> None:
+        """The user moves the cursor: scroll only as far as needed to keep it in view."""
+        self.move_cursor_to(row, scroll=False)
+        top, visible = round(self.scroll_y), self.rows_visible
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + visible:
+            self.scroll_to(y=self.cursor - visible + 1, animate=False)
 
     def show_row(self, row: int, also: Iterable[int] = ()) -> None:
         """Scroll (without animation) so that ``row`` and as many of the ``also`` rows as fit
@@ -184,10 +194,10 @@ class RowView(ScrollView, can_focus=True, inherit_bindings=False):
 
     # -- input --------------------------------------------------------------------------
     def action_move_cursor(self, delta: int) -> None:
-        self.move_cursor_to(self.cursor + delta)
+        self._nudge_cursor(self.cursor + delta)
 
     def action_page(self, direction: int) -> None:
-        self.move_cursor_to(self.cursor + direction * self.rows_visible)
+        self._nudge_cursor(self.cursor + direction * self.rows_visible)
 
     def action_activate(self) -> None:
         if self.source.count():
