@@ -71,7 +71,11 @@ class Tmux:
         return int(self.status.read_text())
 
     def close(self) -> None:
+        path = subprocess.run(["tmux", "-L", self.socket, "display-message", "-p", "#{socket_path}"],
+                              capture_output=True, text=True, timeout=WAIT).stdout.strip()
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=WAIT)
+        if path.endswith(self.socket):  # tmux leaves its socket file behind
+            Path(path).unlink(missing_ok=True)
 
 
 def shlex_quote(text: str) -> str:
