@@ -1,0 +1,283 @@
+"""The bpstep debugger: a Textual app over one Walk.
+
+Every user action that moves the position (and every breakpoint toggled) goes through
+:meth:`BpstepApp.goto`, which redraws what changed and then calls each of ``goto_hooks`` with
+``(action, before, after)``: the session recorder hooks in there. Actions are named like
+``next_step``, ``next_stage``, ``goto_stage 3``, ``run_to 7``, ``breakpoint on 9``. What the
+screen shows depends only on the position (and on the breakpoints, which are drawn in it).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Iterable
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from bpstep.core.engine import Step, Walk
+from bpstep.ui.detail import cache_detail, gradient_detail
+from bpstep.ui.helptext import about_markdown, help_text
+from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
+from bpstep.ui.rowview import RowView
+from bpstep.ui.screens import DetailScreen, GotoStageScreen, TextScreen
+from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
+from bpstep.ui.steppanel import StepPanel
+
+PANELS = {"forward": "forward code", "cache": "forward cache", "backward": "backward code",
+          "gradients": "gradients", "step": "step panel"}
+
+GotoHook = Callable[[str, int, int], None]
+
+
+class BpstepApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "bpstep"
+    AUTO_FOCUS = "#gradients"
+    BINDINGS = [
+        Binding("n,right", "next_stage", "Next stage", tooltip="Run the whole next stage"),
+        Binding("s,down", "next_step", "Step", tooltip="Run the next backward statement"),
+        Binding("p,left", "previous_stage", "Back", tooltip="Back one stage (to its start)"),
+        Binding("up", "previous_step", "Step back", show=False, tooltip="Undo the last statement"),
+        Binding("home", "start", "Start", show=False, tooltip="Back to the start"),
+        Binding("end", "end", "End", show=False, tooltip="Run to the end"),
+        Binding("g", "goto_stage", "Go to", tooltip="Go to a stage (asks for its number)"),
+        Binding("b", "toggle_breakpoint", "Break",
+                tooltip="Breakpoint on/off at the backward cursor's statement"),
+        Binding("c", "continue", "Cont.", tooltip="Run to the next breakpoint (or the end)"),
+        Binding("a", "about", "About", show=False, tooltip="About this scenario"),
+        Binding("question_mark", "help", "Help", tooltip="Keys, markers and commands"),
+        Binding("q", "quit", "Quit", tooltip="Quit bpstep"),
+    ]
+
+    def __init__(self, walk: Walk, record: str | None = None) -> None:
+        super().__init__()
+        self.walk = walk
+        self.record = record  # the transcript (issue 4) hooks into goto_hooks
+        self.index = Index(walk)
+        self.position = 0
+        self.goto_hooks: list[GotoHook] = []
+        self.title = walk.scenario.title
+        self.forward_source = ForwardSource(walk, self.index)
+        self.cache_source = CacheSource(walk, self.index)
+        self.backward_source = BackwardSource(walk, self.index)
+        self.gradient_source = GradientSource(walk, self.index)
+        self.sources = (self.forward_source, self.cache_source, self.backward_source, self.gradient_source)
+
+    # -- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="panes"):
+            with Vertical(id="left"):
+                yield RowView(self.forward_source, title="Forward pass (stage)", id="forward")
+                yield RowView(self.cache_source, title="Forward cache", id="cache")
+            with Vertical(id="right"):
+                yield RowView(self.backward_source, title="Backward pass", id="backward")
+                yield RowView(self.gradient_source, title="Gradients", id="gradients")
+        yield StepPanel(id="step")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._show(0, 0, whole=True)
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """``title — stage k of N · step i of M``; on a narrow screen the position comes first,
+        so that a long title is what gets cut."""
+        if self.size.width < 80:
+            return Content.assemble(sub_title, (" — ", "dim"), (title, "bold"))
+        return Content.assemble((title, "bold"), ("  —  ", "dim"), sub_title)
+
+    def view(self, name: str) -> RowView:
+        """One of the four panes: forward, cache, backward, gradients."""
+        return self.query_one(f"#{name}", RowView)
+
+    # -- the one way the position moves --------------------------------------------------
+    def goto(self, position: int, action: str) -> None:
+        """Move to ``position`` (clamped) because of ``action``; redraw what changed."""
+        before = self.position
+        after = self.walk.clamp(position)
+        self.position = after
+        if after != before:
+            self._show(before, after)
+        for hook in self.goto_hooks:
+            hook(action, before, after)
+
+    def _show(self, before: int, after: int, whole: bool = False) -> None:
+        """Redraw for a move: only the rows whose marks or values change (``whole``: all)."""
+        walk = self.walk
+        focus = focus_at(walk, after)
+        for source in self.sources:
+            source.position = after
+        touched = None if whole else touched_steps(walk, before, after)
+        steps = None if touched is None else [walk.steps[i - 1] for i in touched]
+        self.sub_title = position_text(walk, self.index, after)
+        self._show_forward(focus, steps)
+        self._show_cache(focus)
+        self._show_backward(focus)
+        self._show_gradients(focus, steps)
+        self.query_one(StepPanel).show(walk, focus)
+
+    def _show_forward(self, focus: Focus, steps: list[Step] | None) -> None:
+        """The stage being back-propagated; ✓ on the stages the move completed or undid."""
+        view, rows = self.view("forward"), self.index.forward_row
+        row = rows.get(focus.stage) if focus.stage is not None else None
+        dirty = None if steps is None else {rows[s.stage] for s in steps if s.stage in rows}
+        view.set_marks({row: frozenset({"current"})} if row is not None else {}, dirty)
+        if row is not None:
+            view.move_cursor_to(row)
+
+    def _show_cache(self, focus: Focus) -> None:
+        """The values the step read, and the one its stage computed (cache values never change)."""
+        view, index = self.view("cache"), self.index
+        marks: dict[int, frozenset[str]] = {}
+        own = index.stage_cache_row.get(focus.stage) if focus.stage is not None else None
+        if own is not None:
+            marks[own] = frozenset({"stage"})
+        reads = sorted(index.cache_row[n] for n in focus.forward_reads if n in index.cache_row)
+        for row in reads:
+            marks[row] = frozenset({"read"})
+        view.set_marks(marks, ())
+        if marks:
+            view.move_cursor_to(reads[0] if reads else own, also=list(marks))
+
+    def _show_backward(self, focus: Focus) -> None:
+        step = focus.step
+        marks = {}
+        if step is not None:
+            marks[step.index - 1] = frozenset({"current", "warning"} if step.overwrites else {"current"})
+        self.view("backward").set_marks(marks, ())
+        self.view("backward").move_cursor_to(step.index - 1 if step else 0)
+
+    def _show_gradients(self, focus: Focus, steps: list[Step] | None) -> None:
+        """What the step wrote and read, and what changed during the current stage so far."""
+        walk, rows = self.walk, self.index.gradient_row
+        marks: dict[int, frozenset[str]] = {}
+        for name in changed_names(walk, walk.previous_stage(focus.position), focus.position):
+            marks[rows[name]] = frozenset({"changed"})
+        for name in focus.gradient_reads:
+            if name in rows:
+                marks[rows[name]] = marks.get(rows[name], frozenset()) | {"read"}
+        step = focus.step
+        if step is not None:
+            extra = {"written", "warning"} if step.overwrites else {"written"}
+            marks[rows[step.target]] = marks.get(rows[step.target], frozenset()) | extra
+        dirty = None if steps is None else {rows[s.target] for s in steps}
+        view = self.view("gradients")
+        view.set_marks(marks, dirty)
+        view.move_cursor_to(rows[step.target] if step else 0,
+                            also=[r for r, m in marks.items() if "read" in m])
+
+    # -- stepping -------------------------------------------------------------------------
+    def action_next_step(self) -> None:
+        self.goto(self.position + 1, "next_step")
+
+    def action_previous_step(self) -> None:
+        self.goto(self.position - 1, "previous_step")
+
+    def action_next_stage(self) -> None:
+        self.goto(self.walk.next_stage(self.position), "next_stage")
+
+    def action_previous_stage(self) -> None:
+        self.goto(self.walk.previous_stage(self.position), "previous_stage")
+
+    def action_start(self) -> None:
+        self.goto(0, "start")
+
+    def action_end(self) -> None:
+        self.goto(self.walk.total, "end")
+
+    def action_continue(self) -> None:
+        ahead = [b for b in self.backward_source.breakpoints if b > self.position]
+        if ahead:
+            self.goto(min(ahead), "continue")
+        else:
+            if self.position < self.walk.total:
+                self.notify("No breakpoint ahead: ran to the end.", timeout=3)
+            self.goto(self.walk.total, "continue")
+
+    def action_toggle_breakpoint(self) -> None:
+        view = self.view("backward")
+        if not self.walk.total:
+            return
+        index = view.cursor + 1
+        self.backward_source.breakpoints ^= {index}
+        view.refresh_row(view.cursor)
+        on = "on" if index in self.backward_source.breakpoints else "off"
+        self.goto(self.position, f"breakpoint {on} {index}")  # no move; the hooks still hear it
+
+    def action_goto_stage(self) -> None:
+        stages = sorted(self.index.stage_last, reverse=True)
+        if not stages:
+            self.notify("This scenario has no backward pass.", severity="warning")
+            return
+
+        def check(stage: int) -> str | None:
+            if stage in self.index.stage_last:
+                return None
+            if stage in self.index.forward_row:
+                return f"stage {stage} has no backward statements"
+            return f"no stage {stage}; the stages run from {self.index.max_stage} down to 1"
+
+        def chosen(stage: int | None) -> None:
+            if stage is not None:
+                self.goto(self.index.stage_last[stage], f"goto_stage {stage}")
+
+        prompt = f"Stage number, from {stages[0]} (runs first) to {stages[-1]}:"
+        self.push_screen(GotoStageScreen(prompt, check), chosen)
+
+    # -- rows: Enter on a row --------------------------------------------------------------
+    def on_row_view_activated(self, event: RowView.Activated) -> None:
+        view_id = event.view.id
+        if view_id == "backward":
+            self.goto(event.row + 1, f"run_to {event.row + 1}")
+        elif view_id == "forward":
+            stage = self.walk.forward[event.row].stage
+            if stage in self.index.stage_last:
+                self.goto(self.index.stage_last[stage], f"goto_stage {stage}")
+        elif view_id == "cache":
+            self.push_screen(DetailScreen(*cache_detail(self.walk, event.row)))
+        elif view_id == "gradients":
+            name = self.index.names[event.row]
+            self.push_screen(DetailScreen(*gradient_detail(self.walk, name, self.position)))
+
+    # -- other screens and commands --------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(TextScreen("Help", help_text(self), id="help"))
+
+    def action_about(self) -> None:
+        self.push_screen(TextScreen(self.walk.scenario.title, about_markdown(self.walk), id="about"))
+
+    def action_toggle_panel(self, name: str) -> None:
+        widget = self.query_one(f"#{name}")
+        widget.display = not widget.display
+        for column in self.query("#left, #right"):
+            column.display = any(child.display for child in column.children)
+        if self.focused is not None and not self.focused.display:
+            self.screen.focus_next()
+
+    def action_save_screenshot(self) -> None:
+        stem = os.path.splitext(os.path.basename(self.walk.scenario.path))[0] or "bpstep"
+        path = self.save_screenshot(f"bpstep-{stem}-step{self.position}.svg", path=".")
+        self.notify(f"Saved {path}", timeout=4)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Go to stage…", "Jump to a stage by its number", self.action_goto_stage)
+        yield SystemCommand("Next stage", "Run the whole next stage", self.action_next_stage)
+        yield SystemCommand("Previous stage", "Back to the start of the stage", self.action_previous_stage)
+        yield SystemCommand("Start", "Back to the start of the backward pass", self.action_start)
+        yield SystemCommand("End", "Run to the end of the backward pass", self.action_end)
+        yield SystemCommand("Continue", "Run to the next breakpoint", self.action_continue)
+        yield SystemCommand("Toggle breakpoint", "On the statement under the backward cursor",
+                            self.action_toggle_breakpoint)
+        for name, label in PANELS.items():
+            yield SystemCommand(f"Toggle {label}", f"Show or hide the {label} panel",
+                                lambda name=name: self.action_toggle_panel(name))
+        yield SystemCommand("About this scenario", "Its about: text and hints", self.action_about)
+        yield SystemCommand("Help", "Keys, markers and commands", self.action_help)
+        yield SystemCommand("Screenshot here", "Save an SVG screenshot in the current directory",
+                            self.action_save_screenshot)

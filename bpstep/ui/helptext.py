@@ -1,0 +1,93 @@
+"""The help text and the about text (Markdown). The key table is built from the bindings themselves,
+so the help can never disagree with the Footer."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding
+
+from bpstep.core.engine import Walk
+from bpstep.ui.rowview import RowView
+
+MARKERS = [
+    ("forward pass", "▶", "the stage being back-propagated"),
+    ("", "✓", "a stage whose backward statements have all run"),
+    ("backward pass", "▶", "the statement just run (its effect is in the step panel)"),
+    ("", "+=", "an accumulation: gradients add up where a value forks"),
+    ("", "=!", "an '=' that throws away another stage's contribution (the classic bug)"),
+    ("", "●", "a breakpoint"),
+    ("forward cache", "›", "a value the statement read"),
+    ("", "▶", "the value computed by the stage being back-propagated"),
+    ("gradients", "▶", "the gradient the statement wrote"),
+    ("", "›", "a gradient (or backward local) the statement read"),
+    ("", "*", "changed by the stage being back-propagated, so far"),
+    ("", "!", "holds a contribution a later '=' discarded (struck through)"),
+    ("", "—", "no value yet at this position"),
+]
+
+NOTES = """\
+Contributions are listed with the stage each came from; (up) is the upstream gradient. A name
+in italics is a local of the backward pass, not the gradient of a forward value.
+
+The position is the number of backward statements run so far: step 0 is the start (only the
+upstream gradient is known), step M the end. Moving back undoes steps; what the screen shows
+depends only on the position."""
+
+COMMANDS = """\
+Go to stage…, next/previous stage, start, end, continue, toggle breakpoint, toggle each panel
+(forward code, forward cache, backward code, gradients, step panel), theme, screenshot, about,
+help, quit."""
+
+ROW_KEYS = {"enter": "on a row: its full value, or run to it (code panels)",
+            "j": "move the row cursor down", "k": "move the row cursor up"}
+
+
+def _keys(binding: Binding, app: App) -> str:
+    return " / ".join(app.get_key_display(Binding(key, "")) for key in binding.key.split(","))
+
+
+def key_rows(app: App) -> list[tuple[str, str]]:
+    """(keys, what they do) for every binding of the app and of its row views."""
+    rows = []
+    for binding in app.BINDINGS:
+        assert isinstance(binding, Binding)
+        rows.append((_keys(binding, app), binding.tooltip or binding.description))
+    for binding in RowView.BINDINGS:
+        assert isinstance(binding, Binding)
+        if binding.key in ROW_KEYS:
+            rows.append((_keys(binding, app), ROW_KEYS[binding.key]))
+    rows += [("tab / shift+tab", "move between panels"), ("ctrl+p", "command palette")]
+    return rows
+
+
+def help_text(app: App) -> Text:
+    heading = Style(bold=True, underline=True)
+    text = Text()
+    text.append("Keys\n", heading)
+    rows = key_rows(app)
+    width = max(len(k) for k, _ in rows) + 2
+    for keys, what in rows:
+        text.append(keys.ljust(width), "bold")
+        text.append(what + "\n")
+    text.append("\nMarkers\n", heading)
+    for where, marker, meaning in MARKERS:
+        text.append(where.ljust(15), "italic")
+        text.append(marker.ljust(3), "bold")
+        text.append(meaning + "\n")
+    text.append("\n" + NOTES + "\n")
+    text.append("\nCommand palette (ctrl+p)\n", heading)
+    text.append(COMMANDS)
+    return text
+
+
+def about_markdown(walk: Walk) -> str:
+    scenario = walk.scenario
+    parts = [f"# {scenario.title}", "", f"`{scenario.path}`", ""]
+    parts.append(scenario.about.strip() if scenario.about else "_This scenario has no `about:` text._")
+    parts += ["", f"Output `{walk.output}`, upstream gradient `{walk.upstream_name}`; "
+                  f"{walk.stage_count} forward stages, {walk.total} backward statements."]
+    if walk.hints:
+        parts += ["", "## Hints", ""] + [f"- {hint}" for hint in walk.hints]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,186 @@
+"""The four row sources: forward code, forward cache, backward code, gradient table.
+
+Each renders one row on demand from the walk at the current position (a plain attribute the
+app sets); none holds per-row state, so nothing is rebuilt when the position moves.
+Styles come from the view's component classes (``style_of``), so they follow the theme.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rich.style import Style
+from rich.text import Text
+
+from bpstep.core.engine import Walk
+from bpstep.core.values import brief
+from bpstep.ui.state import Index, comment_of
+
+StyleOf = Callable[[str], Style]
+
+
+def _cell(text: str | Text, width: int, style: str | Style = "") -> Text:
+    cell = text.copy() if isinstance(text, Text) else Text(text, style=style)
+    cell.truncate(max(width, 0), overflow="ellipsis", pad=True)
+    return cell
+
+
+class _Source:
+    def __init__(self, walk: Walk, index: Index):
+        self.walk = walk
+        self.index = index
+        self.style_of: StyleOf = lambda name: Style()  # the RowView showing this source sets it
+        self.position = 0
+
+    def header(self, width: int) -> Text | None:
+        return None
+
+    def key_style(self, marks: frozenset[str], style: str | Style = "") -> str | Style:
+        """The style of a row's key cell, where the row cursor is drawn."""
+        return self.style_of("cursor") if "cursor" in marks else style
+
+    def width_hint(self) -> int:
+        return 0
+
+
+class ForwardSource(_Source):
+    """The forward pass, one row per stage: ``▶ 3 │ sigx = ...  # comment``."""
+
+    def __init__(self, walk: Walk, index: Index):
+        super().__init__(walk, index)
+        self.stage_width = max((len(str(s.stage)) for s in walk.forward), default=1)
+        self.comments = [comment_of(s.source) for s in walk.forward]
+        self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.forward, self.comments)),
+                           default=0) + self.stage_width + 5
+
+    def count(self) -> int:
+        return len(self.walk.forward)
+
+    def width_hint(self) -> int:
+        return self._widest
+
+    def render(self, row: int, marks: frozenset[str], width: int) -> Text:
+        statement = self.walk.forward[row]
+        state = self.index.stage_state(statement.stage, self.position)
+        glyph = "▶" if "current" in marks else "✓" if state == "done" else " "
+        text = Text.assemble((glyph, self.style_of("glyph")), " ",
+                             (f"{statement.stage:>{self.stage_width}}", self.key_style(marks, self.style_of("gutter"))),
+                             (" │ ", self.style_of("gutter")), statement.code)
+        if self.comments[row]:
+            text.append("  " + self.comments[row], self.style_of("comment"))
+        return text
+
+
+class BackwardSource(_Source):
+    """The backward pass in run order: ``●▶ 3 += │ dx += ...``, a stage number on its first row."""
+
+    def __init__(self, walk: Walk, index: Index):
+        super().__init__(walk, index)
+        self.breakpoints: set[int] = set()  # step indexes
+        self.stage_width = max((len(str(s.stage)) for s in walk.steps), default=1)
+        self.comments = [comment_of(s.source) for s in walk.steps]
+        self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.steps, self.comments)),
+                           default=0) + self.stage_width + 9
+
+    def count(self) -> int:
+        return self.walk.total
+
+    def width_hint(self) -> int:
+        return self._widest
+
+    def render(self, row: int, marks: frozenset[str], width: int) -> Text:
+        step = self.walk.steps[row]
+        first = self.index.stage_first.get(step.stage) == step.index
+        stage = f"{step.stage:>{self.stage_width}}" if first else " " * self.stage_width
+        if step.accumulates:
+            op = ("+=", self.style_of("accum"))
+        elif step.overwrites:
+            op = ("=!", self.style_of("warn"))
+        else:
+            op = ("  ", "")
+        text = Text.assemble(("●" if step.index in self.breakpoints else " ", self.style_of("breakpoint")),
+                             ("▶" if "current" in marks else " ", self.style_of("glyph")),
+                             " ", (stage, self.key_style(marks, self.style_of("gutter"))), " ", op,
+                             (" │ ", self.style_of("gutter")), step.code)
+        if self.comments[row]:
+            text.append("  " + self.comments[row], self.style_of("comment"))
+        return text
+
+
+class CacheSource(_Source):
+    """The forward cache: name, stage, value (compact, with its shape when large)."""
+
+    def __init__(self, walk: Walk, index: Index):
+        super().__init__(walk, index)
+        self.name_width = min(max([4] + [len(e.label) for e in walk.cache]), 14)
+        self.stage_width = max([5] + [len(str(e.stage)) for e in walk.cache if e.stage is not None])
+        self._values: dict[int, str] = {}  # rendered lazily: cache values never change
+
+    def count(self) -> int:
+        return len(self.walk.cache)
+
+    def header(self, width: int) -> Text | None:
+        return Text.assemble("  ", _cell("name", self.name_width), " ", _cell("stage", self.stage_width),
+                             " value")
+
+    def render(self, row: int, marks: frozenset[str], width: int) -> Text:
+        entry = self.walk.cache[row]
+        if row not in self._values:
+            self._values[row] = brief(entry.value)
+        glyph = "›" if "read" in marks else "▶" if "stage" in marks else " "
+        stage = "input" if entry.stage is None else str(entry.stage)
+        rest = width - self.name_width - self.stage_width - 4
+        return Text.assemble((glyph, self.style_of("glyph")), " ",
+                             _cell(entry.label, self.name_width, self.key_style(marks)), " ",
+                             _cell(stage.rjust(self.stage_width), self.stage_width, self.style_of("gutter")),
+                             " ", _cell(self._values[row], rest))
+
+
+class GradientSource(_Source):
+    """Every name the backward pass writes: its value now, and its contributions by stage."""
+
+    def __init__(self, walk: Walk, index: Index):
+        super().__init__(walk, index)
+        self.name_width = min(max([4] + [len(n) for n in index.names]), 14)
+        widest = max([len(brief(walk.upstream))] + [len(brief(s.after)) for s in walk.steps])
+        self.value_width = min(max(widest, 5), 18)
+
+    def count(self) -> int:
+        return len(self.index.names)
+
+    def header(self, width: int) -> Text | None:
+        return Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
+                             " contributions (stage)")
+
+    def render(self, row: int, marks: frozenset[str], width: int) -> Text:
+        name = self.index.names[row]
+        value = self.walk.value_at(name, self.position)
+        contributions = self.walk.contributions_at(name, self.position)
+        discarded = any(c.discarded for c in contributions)
+        first = "▶" if "written" in marks else "›" if "read" in marks else " "
+        second = "!" if discarded else "*" if "changed" in marks else " "
+        local = not self.walk.is_gradient(name) and name != self.walk.upstream_name
+        name_cell = _cell(name, self.name_width, self.key_style(marks, self.style_of("local") if local else ""))
+        if value is None:
+            value_cell = _cell("—", self.value_width, self.style_of("comment"))
+        else:
+            value_cell = _cell(brief(value), self.value_width)
+        parts = Text()
+        if len(contributions) == 1 and value is not None:  # the value itself: say where from
+            c = contributions[0]
+            where = "upstream" if c.stage is None else f"from stage {c.stage}"
+            contributions = []
+            parts.append(where, self.style_of("gutter"))
+        for i, c in enumerate(contributions):
+            if i:
+                parts.append(" + ", self.style_of("gutter"))
+            where = "up" if c.stage is None else str(c.stage)
+            piece = Text.assemble(brief(c.value), (f" ({where})", self.style_of("gutter")))
+            if c.discarded:
+                piece.stylize(self.style_of("discarded"))
+            parts.append_text(piece)
+        if local and value is not None:
+            parts.append("  local", self.style_of("comment"))
+        rest = width - self.name_width - self.value_width - 4
+        return Text.assemble((first + second, self.style_of("glyph")), name_cell, " ", value_cell, " ",
+                             _cell(parts, rest))

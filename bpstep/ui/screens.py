@@ -1,0 +1,91 @@
+"""Modal screens: help, about, the go-to-stage prompt, and a value's full detail."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from rich.text import Text
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Markdown, Static
+
+CLOSE = [Binding("escape,q", "close", "Close"), Binding("question_mark,a", "close", "Close", show=False)]
+
+
+class _Closable(ModalScreen[None]):
+    BINDINGS = CLOSE
+    AUTO_FOCUS = ".dialog"  # so that the arrow keys scroll it
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class TextScreen(_Closable):
+    """A text (help) or a Markdown document (about) in a scrolling box."""
+
+    def __init__(self, title: str, body: Text | str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "escape: close"
+            if isinstance(self.body, Text):
+                yield Static(self.body, classes="body")
+            else:
+                yield Markdown(self.body)
+
+
+class DetailScreen(_Closable):
+    """Every element of a value (and of its contributions), one matrix row a line."""
+
+    BINDINGS = CLOSE + [Binding("enter", "close", "Close", show=False)]
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__(id="detail")
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with ScrollableContainer(classes="dialog") as box:
+            box.border_title = self.title_text
+            box.border_subtitle = "escape: close · arrows scroll"
+            yield Static(self.body, id="detail-body", markup=False)
+
+
+class GotoStageScreen(ModalScreen[int | None]):
+    """Ask for a stage number; ``check`` returns an error message or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "Input"
+
+    def __init__(self, prompt: str, check: Callable[[int], str | None]) -> None:
+        super().__init__(id="goto")
+        self.prompt = prompt
+        self.check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog prompt") as box:
+            box.border_title = "Go to stage"
+            yield Label(self.prompt, id="goto-prompt")
+            yield Input(type="integer", id="goto-input")
+            yield Label("", id="goto-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            stage = int(event.value)
+        except ValueError:
+            self.query_one("#goto-error", Label).update("type a stage number")
+            return
+        problem = self.check(stage)
+        if problem:
+            self.query_one("#goto-error", Label).update(problem)
+            return
+        self.dismiss(stage)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

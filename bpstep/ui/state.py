@@ -1,0 +1,122 @@
+"""What the screen shows at a position: pure queries over a Walk for the UI.
+
+Nothing here imports textual or rich. Everything a position highlights is a function of the
+walk and the position alone; the :class:`Index` is built once per walk so that each query on
+the step path costs O(1) in the size of the scenario (O(k) for a jump over k steps).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpstep.core.engine import Step, Walk
+from bpstep.core.program import MARKER
+
+# Above this many steps in one move, the panes are redrawn whole (only their visible lines)
+# instead of row by row.
+JUMP_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class Focus:
+    """What one position highlights."""
+
+    position: int
+    step: Step | None  # the step applied last (None at the start)
+    stage: int | None  # the stage being back-propagated
+    target: str | None  # the name the step wrote
+    forward_reads: frozenset[str]  # cache names the step read
+    gradient_reads: frozenset[str]  # gradients and backward locals the step read
+
+
+class Index:
+    """Row numbers and stage bounds of a walk, computed once."""
+
+    def __init__(self, walk: Walk):
+        self.walk = walk
+        self.names: list[str] = walk.names  # gradient table rows
+        self.gradient_row = {name: i for i, name in enumerate(self.names)}
+        self.cache_row: dict[str, int] = {}  # a name's last version (what the backward pass reads)
+        self.stage_cache_row: dict[int, int] = {}  # the cache entry a stage computed
+        for i, entry in enumerate(walk.cache):
+            self.cache_row[entry.name] = i
+            if entry.stage is not None:
+                self.stage_cache_row[entry.stage] = i
+        self.forward_row = {statement.stage: i for i, statement in enumerate(walk.forward)}
+        self.stage_first: dict[int, int] = {}  # stage -> index of its first step
+        self.stage_last: dict[int, int] = {}  # stage -> index of its last step
+        for step in walk.steps:
+            self.stage_first.setdefault(step.stage, step.index)
+            self.stage_last[step.stage] = step.index
+        self.max_stage = max((s.stage for s in walk.forward), default=0)
+
+    def stage_state(self, stage: int, position: int) -> str:
+        """'done', 'current', 'pending', or 'none' (a stage without backward statements)."""
+        if stage not in self.stage_last:
+            return "none"
+        if position >= self.stage_last[stage]:
+            return "done"
+        if position >= self.stage_first[stage]:
+            return "current"
+        return "pending"
+
+
+def focus_at(walk: Walk, position: int) -> Focus:
+    step = walk.step(position)
+    if step is None:
+        return Focus(position, None, walk.stage_at(position), None, frozenset(), frozenset())
+    forward = frozenset(r.name for r in step.reads if r.kind == "forward")
+    gradients = frozenset(r.name for r in step.reads if r.kind != "forward")
+    return Focus(position, step, step.stage, step.target, forward, gradients)
+
+
+def position_text(walk: Walk, index: Index, position: int) -> str:
+    """``stage k of N · step i of M`` (the header)."""
+    stage = walk.stage_at(position)
+    steps = f"step {position} of {walk.total}"
+    if stage is None:
+        return f"no backward pass · {steps}"
+    return f"stage {stage} of {index.max_stage} · {steps}"
+
+
+def touched_steps(walk: Walk, before: int, after: int) -> range | None:
+    """The steps applied or undone by a move (None when there are more than JUMP_LIMIT)."""
+    low, high = sorted((before, after))
+    if high - low > JUMP_LIMIT:
+        return None
+    return range(low + 1, high + 1)
+
+
+def changed_names(walk: Walk, before: int, after: int) -> set[str]:
+    """Names whose value differs between two positions. The app marks those changed since
+    the start of the current stage (``walk.previous_stage(position)``): a function of the
+    position alone, as DESIGN.md asks of everything on the screen."""
+    low, high = sorted((before, after))
+    names = {walk.steps[i - 1].target for i in range(low + 1, high + 1)}
+    return {n for n in names if not _same(walk.value_at(n, before), walk.value_at(n, after))}
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True))
+
+
+def comment_of(source: str) -> str:
+    """The comment written after a statement (its last line's), without its ``#(n)`` marker.
+    The expression language has no strings, so the first ``#`` starts the comment."""
+    last = source.rsplit("\n", 1)[-1]
+    rest = last[last.find("#"):] if "#" in last else ""
+    rest = re.sub(r"\s+", " ", MARKER.sub("", rest)).strip()
+    return "" if rest in ("", "#") else rest
+
+
+def hint_for(walk: Walk, step: Step | None) -> str | None:
+    """The walk's hint about this step's line (a misspelled gradient name), if any."""
+    if step is None:
+        return None
+    prefix = f"line {step.line}:"
+    return next((h[len(prefix):].strip() for h in walk.hints if h.startswith(prefix)), None)

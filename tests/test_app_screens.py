@@ -1,0 +1,193 @@
+"""Pilot tests of what the panels flag (accumulation, overwrite, hints) and of the other
+screens: detail on Enter, help, about, the command palette, panel toggles, small terminals,
+NO_COLOR."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import numpy as np
+import pytest
+from textual.command import CommandPalette
+
+from app_support import COMPLEX, MATMUL, SIGMOID, gradient_row, numbers
+from bpstep.core.engine import load_walk
+from bpstep.ui.app import BpstepApp
+from bpstep.ui.screens import DetailScreen, TextScreen
+from bpstep.ui.steppanel import StepPanel
+
+OVERWRITE = textwrap.dedent("""\
+    bpstep: 1
+    title: Overwritten gradient
+    inputs:
+      x: 3
+      y: -4
+    forward: |
+      a = x * y
+      b = x + a
+    backward: |
+      dx = 1.0 * db
+      da = 1.0 * db
+      dx = y * da
+      dy = x * da
+    """)
+
+
+def make_app(path: str) -> BpstepApp:
+    return BpstepApp(load_walk(path))
+
+
+def matmul_arrays() -> dict[str, np.ndarray]:
+    """matmul.yaml's arrays, drawn again here with numpy in the scenario's order (seed 0)."""
+    rs = np.random.RandomState(0)
+    W, X = rs.randn(5, 10), rs.randn(10, 3)
+    dD = rs.randn(5, 3)
+    return {"W": W, "X": X, "dD": dD, "dW": dD.dot(X.T), "dX": W.T.dot(dD)}
+
+
+def matrix_after(body: str, heading: str, rows: int) -> np.ndarray:
+    lines = body.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    body = [line for line in lines[start + 1:] if line.strip()]
+    return np.array([numbers(line) for line in body[:rows]])
+
+
+async def test_overwriting_equals_is_flagged(tmp_path):
+    path = tmp_path / "overwrite.yaml"
+    path.write_text(OVERWRITE)
+    app = make_app(str(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "s", "s")  # stage 2: dx =, da =; stage 1: dx = y * da  (the bug)
+        backward = app.view("backward")
+        assert " =! │ dx = y * da" in backward.row_text(2)
+        assert backward.marks_of(2) == {"current", "warning"}
+        panel = app.query_one(StepPanel)
+        assert panel.has_class("-warning")
+        assert "WARNING: '=' overwrites the contribution of stage 2 to dx" in panel.plain
+        markers, _, value, contrib = gradient_row(app, "dx")
+        assert markers == "▶!" and value == "-4"  # y * da = -4, the first contribution lost
+        assert contrib.startswith("1 (2) + -4 (1)")
+        gradients = app.view("gradients")
+        row = app.index.gradient_row["dx"]
+        text = gradients.source.render(row, gradients.marks_of(row), 100)
+        struck = [text.plain[s.start:s.end] for s in text.spans
+                  if not isinstance(s.style, str) and s.style.strike]
+        assert struck == ["1 (2)"]
+        await pilot.press("s")  # the next step no longer carries the warning
+        assert not panel.has_class("-warning")
+        assert gradient_row(app, "dx")[0] == " !"  # but dx still holds a discarded contribution
+
+
+async def test_misspelled_gradient_gets_a_hint():
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "s")
+        text = app.query_one(StepPanel).plain
+        assert "hint: dinven is a local, not a gradient; did you mean dinvden" in text
+        assert gradient_row(app, "dinven")[3].endswith("local")
+
+
+async def test_enter_on_a_gradient_shows_the_full_matrix():
+    want = matmul_arrays()
+    app = make_app(MATMUL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")  # dW = dD.dot(X.T); the gradient table has the focus
+        assert app.focused is app.view("gradients")
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        body = app.screen.body
+        shown = matrix_after(body, "dW at step 1, shape (5, 10):", 5)
+        np.testing.assert_allclose(shown, want["dW"], rtol=1e-3, atol=1e-4)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
+
+
+async def test_enter_on_a_cache_row_shows_the_full_input():
+    want = matmul_arrays()
+    app = make_app(MATMUL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        cache = app.view("cache")
+        assert cache.marks_of(1) == {"read"}  # X is read by dW = dD.dot(X.T)
+        cache.focus()
+        await pilot.press("k", "enter")  # from X up to W
+        assert isinstance(app.screen, DetailScreen)
+        shown = matrix_after(app.screen.body, "W = np.random.randn(5, 10)", 5)
+        np.testing.assert_allclose(shown, want["W"], rtol=1e-3, atol=1e-4)
+
+
+async def test_help_lists_every_key_and_about_shows_the_scenario_text():
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, TextScreen) and app.screen.id == "help"
+        body = app.screen.body.plain
+        for binding in app.BINDINGS:
+            for key in binding.key.split(","):
+                assert app.get_key_display(type(binding)(key, "")) in body, key
+        assert "+=" in body and "ctrl+p" in body
+        await pilot.press("escape")
+        await pilot.press("a")
+        assert app.screen.id == "about"
+        assert "CS231n" in app.screen.body and "dinvden" in app.screen.body
+        await pilot.press("escape")
+        assert app.screen.id == "_default"
+
+
+async def test_palette_toggles_a_panel():
+    app = make_app(SIGMOID)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"Toggle gradients")
+        for _ in range(100):  # the palette searches in the background; wait for its answer
+            await pilot.pause(0.02)
+            if app.screen.query("CommandList Option"):
+                break
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not app.view("gradients").display
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for wanted in ("Go to stage…", "Theme", "Screenshot", "Toggle forward code", "Toggle step panel"):
+            assert wanted in titles
+
+
+async def test_every_panel_can_be_hidden_and_shown():
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for name in ("forward", "cache"):
+            app.action_toggle_panel(name)
+        await pilot.pause()
+        assert not app.query_one("#left").display  # an empty column goes too
+        await pilot.press("s")
+        for name in ("forward", "cache", "backward", "gradients", "step"):
+            app.action_toggle_panel(name)
+        await pilot.pause()
+        assert app.query_one("#left").display and not app.query_one("#right").display
+        assert app.position == 1
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20), (40, 12)])
+async def test_small_terminals_do_not_crash(size):
+    app = make_app(COMPLEX)
+    async with app.run_test(size=size) as pilot:
+        keys = ["n", "s", "p", "up", "end", "home", "right", "left", "question_mark", "escape", "a",
+                "escape", "g", "3", "enter", "enter", "escape", "tab", "j", "b", "c", "tab", "enter"]
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_no_color_draws_in_grey_only(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"s" * 10)
+        await pilot.pause()
+        assert app.no_color
+        svg = app.export_screenshot()
+    window_chrome = {"ff5f57", "febc2e", "28c840", "c5c8c6"}  # the SVG frame's buttons and default
+    colours = set(re.findall(r"#([0-9a-f]{6})\b", svg)) - window_chrome
+    assert colours
+    assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), sorted(colours)
