@@ -24,7 +24,7 @@ from bpstep.ui.detail import cache_detail, gradient_detail
 from bpstep.ui.helptext import about_markdown, help_text
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
 from bpstep.ui.rowview import RowView
-from bpstep.ui.screens import DetailScreen, GotoStageScreen, TextScreen
+from bpstep.ui.screens import DetailScreen, GotoStageScreen, SafeCommandPalette, TextScreen
 from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
 from bpstep.ui.steppanel import StepPanel
 
@@ -245,6 +245,10 @@ class BpstepApp(App[None]):
             self.push_screen(DetailScreen(*gradient_detail(self.walk, name, self.position)))
 
     # -- other screens and commands --------------------------------------------------------
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not SafeCommandPalette.is_open(self):
+            self.push_screen(SafeCommandPalette(id="--command-palette"))
+
     def action_help(self) -> None:
         self.push_screen(TextScreen("Help", help_text(self), id="help"))
 
