@@ -26,7 +26,8 @@ class Minimal(App[None]):
         table = self.query_one(DataTable)
         self.count += 1
         row = self.count % 8
-        table.update_cell(f"v{row}", table.ordered_columns[1].key, f"step {self.count}")
+        # six digits: as wide as the column, so every press shows a new text
+        table.update_cell(f"v{row}", table.ordered_columns[1].key, f"{self.count:06d}")
         table.move_cursor(row=row)
 
 

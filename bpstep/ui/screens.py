@@ -11,7 +11,7 @@ from textual.binding import Binding
 from rich.text import Text
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Markdown, Static
+from textual.widgets import Input, Label, Static
 
 CLOSE = [Binding("escape,q", "close", "Close"), Binding("question_mark,a", "close", "Close", show=False)]
 
@@ -39,6 +39,8 @@ class TextScreen(_Closable):
             if isinstance(self.body, Text):
                 yield Static(self.body, classes="body")
             else:
+                from textual.widgets import Markdown  # pulls in pygments: 0.1 s of start-up
+
                 yield Markdown(self.body)
 
 
