@@ -60,6 +60,9 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
     run = argparse.ArgumentParser(prog="bpstep run", description="The whole walk, non-interactive.")
     run.add_argument("scenario", metavar="SCENARIO")
     run.add_argument("--json", action="store_true", help="print one JSON document")
+    run.add_argument("--no-check", dest="check", action="store_false",
+                     help="skip the numeric gradient check (central differences re-run the "
+                          "forward pass for every input element)")
     _limit_flags(run)
     commands["run"] = (run, cmd_run)
 
@@ -91,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bpstep.core.report import json_text, text_report
 
     walk = load_walk(args.scenario, limits_from(args))
-    sys.stdout.write(json_text(walk) if args.json else text_report(walk))
+    sys.stdout.write(json_text(walk, args.check) if args.json else text_report(walk, args.check))
     return 0
 
 

@@ -90,3 +90,13 @@ def test_bare_command_without_a_terminal_points_to_run(bpstep_bin, scenario_dir)
 def test_usage_error_exits_2(bpstep_bin):
     proc = run(bpstep_bin, "run")
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_run_no_check_skips_only_the_gradient_check(bpstep_bin, scenario_dir):
+    path = str(scenario_dir / "complex.yaml")
+    full = json.loads(run(bpstep_bin, "run", "--json", path).stdout)
+    quick = json.loads(run(bpstep_bin, "run", "--json", "--no-check", path).stdout)
+    assert full["check"]["dx"]["verdict"] == "good" and quick["check"] is None
+    assert quick["steps"] == full["steps"] and quick["gradients"] == full["gradients"]
+    text = run(bpstep_bin, "run", "--no-check", path).stdout
+    assert "Gradient check" not in text and "Backward: 12 steps" in text

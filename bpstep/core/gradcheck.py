@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -239,7 +240,9 @@ class _Replay:
             read = sum(np.size(env[n]) for n in statement.reads if n in env)
             products = _product_work(statement, env, limits)
             costs.append(STATEMENT_COST + read + products + np.size(line.values[line.produced[j]]))
-        self.tail = [int(sum(costs[j:])) for j in range(len(costs) + 1)]
+        self.tail = [0] * (len(costs) + 1)  # work from statement j on (summed once, from the end)
+        for j in range(len(costs) - 1, -1, -1):
+            self.tail[j] = self.tail[j + 1] + int(costs[j])
 
     def cost_after(self, index: int) -> int:
         """The work of one forward pass from after statement ``index``."""
@@ -249,7 +252,9 @@ class _Replay:
         if index < 0:
             env = dict(self.line.inputs)
         elif index + 1 < len(self.forward):
-            env = dict(self.line.before[index + 1])
+            # the replay's own values first, then the environment before statement index + 1,
+            # looked up only for the names read (copying it was O(names) per replay)
+            env = ChainMap({}, self.line.before[index + 1])
         else:
             env = dict(self.line.after)
         if name is not None:

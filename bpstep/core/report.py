@@ -36,7 +36,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
 
 
-def text_report(walk: Walk) -> str:
+def text_report(walk: Walk, check: bool = True) -> str:
     out: list[str] = [f"{walk.scenario.title}  ({walk.scenario.path})", ""]
     out.append("Forward cache")
     rows = [["name", "stage", "shape", "value"]]
@@ -85,7 +85,8 @@ def text_report(walk: Walk) -> str:
         out += _table([[name, brief(value)] for name, value in local.items()])
     if walk.hints:
         out += ["", "Hints"] + [f"  {hint}" for hint in walk.hints]
-    out += ["", *check_text(check_walk(walk))]
+    if check:
+        out += ["", *check_text(check_walk(walk))]
     return "\n".join(out) + "\n"
 
 
@@ -127,7 +128,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
     }
 
 
-def json_report(walk: Walk) -> dict[str, Any]:
+def json_report(walk: Walk, check: bool = True) -> dict[str, Any]:
     return {
         "title": walk.scenario.title,
         "scenario": walk.scenario.path,
@@ -142,10 +143,10 @@ def json_report(walk: Walk) -> dict[str, Any]:
         "locals": {name: encode(value) for name, value in walk.final_locals().items()},
         "hints": list(walk.hints),
         "derived": walk.derived,
-        "check": check_json(check_walk(walk)),
+        "check": check_json(check_walk(walk)) if check else None,
     }
 
 
-def json_text(walk: Walk) -> str:
+def json_text(walk: Walk, check: bool = True) -> str:
     # No indent: json's C encoder only runs without one (5x faster on 10,000 stages).
-    return json.dumps(json_report(walk), allow_nan=False) + "\n"
+    return json.dumps(json_report(walk, check), allow_nan=False) + "\n"

@@ -9,6 +9,8 @@ last version), ``dc_1`` that of ``c_1``.
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -43,8 +45,8 @@ class Timeline:
     in it; ``produced[j]`` is the (name, version) it assigned."""
 
     inputs: dict[str, Value]
-    before: tuple[dict[str, Value], ...]
-    seen: tuple[dict[str, int], ...]
+    before: Sequence[Mapping[str, Value]]
+    seen: Sequence[Mapping[str, int]]
     produced: tuple[tuple[str, int], ...]
     final: dict[str, int]
     values: dict[tuple[str, int], Value]
@@ -62,23 +64,80 @@ class Timeline:
         return name if self.final.get(name, 1) == 1 else f"{name}#{version}"
 
 
+class _At(Mapping):
+    """The environment (name -> value, or name -> version) just before forward statement
+    ``j``, looked up in the names' histories: nothing is copied per statement (a copy of the
+    whole environment for each statement was quadratic: 24 GB at 100,000 stages)."""
+
+    def __init__(self, history: "_History", j: int, versions: bool):
+        self._history, self._j, self._versions = history, j, versions
+
+    def _version(self, name: str) -> int | None:
+        starts = self._history.starts.get(name)
+        if not starts:
+            return None
+        k = bisect.bisect_left(starts, self._j)  # versions made by statements before j
+        return self._history.numbers[name][k - 1] if k else None
+
+    def __getitem__(self, name: str) -> Any:
+        version = self._version(name)
+        if version is None:
+            raise KeyError(name)
+        return version if self._versions else self._history.values[(name, version)]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._version(name) is not None
+
+    def __iter__(self):
+        return (name for name in self._history.starts if self._version(name) is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class _History(Sequence):
+    """For each forward statement j, the environment before it (a lazy _At view)."""
+
+    def __init__(self, values: dict[tuple[str, int], Value], count: int, versions: bool = False):
+        self.values = values
+        self.starts: dict[str, list[int]] = {}  # name -> statement index that made each version
+        self.numbers: dict[str, list[int]] = {}  # name -> those versions' numbers
+        self.count = count
+        self.versions = versions
+
+    def add(self, name: str, version: int, j: int) -> None:
+        self.starts.setdefault(name, []).append(j)
+        self.numbers.setdefault(name, []).append(version)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, j: int) -> _At:  # type: ignore[override]
+        if not -self.count <= j < self.count:
+            raise IndexError(j)
+        return _At(self, j % self.count, self.versions)
+
+
 def timeline(cache: Iterable[Any]) -> Timeline:
     """Replay a walk's cache (inputs first, then one entry per forward statement in order)."""
+    entries = list(cache)
     env: dict[str, Value] = {}
-    seen: dict[str, int] = {}
     inputs: dict[str, Value] = {}
-    before, seen_list, produced = [], [], []
+    produced = []
     values: dict[tuple[str, int], Value] = {}
     final: dict[str, int] = {}
-    for entry in cache:
+    count = sum(1 for entry in entries if entry.stage is not None)
+    before = _History(values, count)
+    seen = _History(values, count, versions=True)
+    for entry in entries:
         values[(entry.name, entry.version)] = entry.value
         final[entry.name] = max(final.get(entry.name, 0), entry.version)
+        j = -1 if entry.stage is None else len(produced)  # made before statement j + 1
         if entry.stage is None:
             inputs[entry.name] = entry.value
         else:
-            before.append(dict(env))
-            seen_list.append(dict(seen))
             produced.append((entry.name, entry.version))
+        for history in (before, seen):
+            history.add(entry.name, entry.version, j)
         env[entry.name] = entry.value
-        seen[entry.name] = entry.version
-    return Timeline(inputs, tuple(before), tuple(seen_list), tuple(produced), final, values, env)
+    return Timeline(inputs, before, seen, tuple(produced), final, values, env)
