@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from bpstep.core.engine import Walk
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, Value
 from bpstep.core.gradcheck import GradientCheck, check_walk
-from bpstep.core.verify import Finding, Verification, _magnitude, same, verify
+from bpstep.core.findings import Finding, Verification, magnitude, same
+from bpstep.core.verify import verify
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def check(walk: Walk, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
         result = numeric.get(name)
         matches = None
         if reference is not None:
-            matches = same(value, want, _magnitude([want]))
+            matches = same(value, want, magnitude([want]))
         note = ""
         if matches is not None:
             passed = matches

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bpstep.core.check import CheckResult, FinalGradient
-from bpstep.core.verify import FAILING, LOCAL, MISNAMED, OK, UNCHECKED, Finding, StepMark
+from bpstep.core.findings import FAILING, LOCAL, MISNAMED, OK, UNCHECKED, Finding, StepMark
 from bpstep.core.values import brief, encode
 
 MARK_TEXT = {OK: "ok", LOCAL: "local", UNCHECKED: "unchecked", MISNAMED: "misnamed?"}

@@ -177,7 +177,8 @@ class _Stage:
                 if text != sub.id:
                     renames[sub.id] = text
         if id(node) not in self.synthetic and not renames:
-            segment = _segment(self.lines, node) if getattr(node, "end_col_offset", None) is not None else None
+            positioned = getattr(node, "end_col_offset", None) is not None
+            segment = _segment(self.lines, node) if positioned else None
             if segment is not None and "#" not in segment:
                 return " ".join(segment.split())
         return ast.unparse(_Rename(renames).visit(copy.deepcopy(node)))

@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import difflib
 from collections import ChainMap
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -34,149 +33,10 @@ import numpy as np
 from bpstep.core.engine import Step, Walk, run
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, Value, Walker
+from bpstep.core.findings import (LOCAL, LOCAL_GRADIENT, MISNAMED, MISSING, OK, OVERWRITE, SHAPE, UNCHECKED,
+                                  Finding, StepMark, Verification, add_values, magnitude, same,
+                                  shape_or_none)
 from bpstep.core.rules import RULES, classify
-
-RTOL = 1e-6  # relative tolerance between a hand-written value and the reference's
-ATOL = 1e-9  # absolute, times the magnitude of the values involved (at least 1)
-
-# Marks of steps. The first four are mistakes.
-OK = "ok"  # the gradient is what the rules give (from the gradients the pass had so far)
-OVERWRITE = "overwrite"
-LOCAL_GRADIENT = "local_gradient"
-MISSING = "missing"
-SHAPE = "shape"
-MISNAMED = "misnamed"  # a local holding a gradient under another name (a hint)
-LOCAL = "local"  # a backward local: not compared by itself (its uses are)
-UNCHECKED = "unchecked"  # no reference to compare with
-FAILING = frozenset({OVERWRITE, LOCAL_GRADIENT, MISSING, SHAPE})
-KIND_TEXT = {
-    OVERWRITE: "overwrite at a fork",
-    LOCAL_GRADIENT: "wrong local gradient",
-    MISSING: "missing contribution",
-    SHAPE: "wrong shape",
-    MISNAMED: "misnamed gradient",
-}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One mistake (or hint), where it is and why."""
-
-    kind: str  # one of KIND_TEXT's keys
-    stage: int
-    line: int  # the scenario file's line: the step's, or for a missing one the stage's forward line
-    code: str  # that line's code
-    step: int | None  # the hand-written step (None when the mistake is a statement not written)
-    position: int  # the walk position that shows it (a TUI jumps there)
-    gradient: str  # "dx"
-    of: str  # "x" (the cache label of the value)
-    message: str  # one line: what is wrong and what to do
-    forward: str  # the stage's forward statement
-    rules: tuple[str, ...] = ()  # formulas of the rules on the way from the stage's output to `of`
-    reference: tuple[str, ...] = ()  # the derived statements of this stage for this gradient
-    dimensions: str = ""  # the step's dimension analysis: "dW (10,5) = X (10,3) . dD.T (3,5)"
-    reference_dimensions: tuple[str, ...] = ()  # the reference's, for the same gradient
-    expected: Value | None = None  # the value after the stage, by the rules
-    actual: Value | None = None  # the value the hand-written pass has after the stage
-
-    @property
-    def failed(self) -> bool:
-        return self.kind in FAILING
-
-    @property
-    def kind_text(self) -> str:
-        return KIND_TEXT[self.kind]
-
-
-@dataclass(frozen=True)
-class StepMark:
-    index: int  # the step (1-based)
-    mark: str
-    # whether the step's gradient, once its stage is done, equals the reference's (it can be
-    # off while the mark is ok, when an earlier mistake fed it); None for locals
-    matches_reference: bool | None
-    finding: int | None = None  # index into Verification.findings
-
-    @property
-    def failed(self) -> bool:
-        return self.mark in FAILING
-
-
-@dataclass(frozen=True)
-class Verification:
-    marks: tuple[StepMark, ...]  # marks[i] is step i + 1's
-    findings: tuple[Finding, ...]  # in run order
-    reference: Walk | None  # the derived backward pass, run (None if it could not be derived)
-    note: str = ""  # why there is no reference, or that the pass was derived
-
-    def mark(self, index: int) -> StepMark:
-        return self.marks[index - 1]
-
-    @property
-    def failures(self) -> list[Finding]:
-        return [f for f in self.findings if f.failed]
-
-    @property
-    def hints(self) -> list[Finding]:
-        return [f for f in self.findings if not f.failed]
-
-    @property
-    def first(self) -> Finding | None:
-        """The first mistake, in the order the backward pass runs."""
-        return next((f for f in self.findings if f.failed), None)
-
-    @property
-    def first_position(self) -> int | None:
-        first = self.first
-        return first.position if first else None
-
-    def findings_at(self, position: int) -> list[Finding]:
-        return [f for f in self.findings if f.position == position]
-
-
-# -- comparing values -------------------------------------------------------------------------
-
-def _magnitude(values: Iterable[Any]) -> float:
-    top = 1.0
-    for value in values:
-        if value is None:
-            continue
-        array = np.abs(np.asarray(value, dtype=np.float64))
-        finite = array[np.isfinite(array)]
-        if finite.size:
-            top = max(top, float(finite.max()))
-    return top
-
-
-def same(actual: Value | None, expected: Value | None, scale: float = 1.0) -> bool:
-    """Equal shapes and values within :data:`RTOL` (and :data:`ATOL` times ``scale``); a
-    missing value counts as zeros; NaN equals NaN, infinities themselves."""
-    if actual is None and expected is None:
-        return True
-    if actual is None or expected is None:
-        present = expected if actual is None else actual
-        return not np.any(np.asarray(present, dtype=np.float64))
-    a = np.asarray(actual, dtype=np.float64)
-    b = np.asarray(expected, dtype=np.float64)
-    if a.shape != b.shape:
-        return False
-    with np.errstate(all="ignore"):
-        return bool(np.allclose(a, b, rtol=RTOL, atol=ATOL * max(scale, _magnitude([b])), equal_nan=True))
-
-
-def _add(before: Value | None, contribution: Value) -> Value:
-    if before is None:
-        return contribution
-    with np.errstate(all="ignore"):
-        return np.add(before, contribution)
-
-
-def _shape(value: Value | None) -> tuple[int, ...] | None:
-    return None if value is None else tuple(np.shape(value))
-
-
-def compact(shape: tuple[int, ...]) -> str:
-    return "(" + ",".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 # -- the reference ------------------------------------------------------------------------------
@@ -242,17 +102,15 @@ class _Judge:
         self.written = {s.target for s in walk.steps if self.gradient(s.target)}
         self.marks: dict[int, StepMark] = {}
         self.findings: list[Finding] = []
-        self.shapes = {"d" + e.name: tuple(np.shape(e.value)) for e in walk.cache}  # last versions
-        for alias, (name, version) in walk.aliases.items():
-            entry = next(e for e in walk.cache if (e.name, e.version) == (name, version))
-            self.shapes["d" + alias] = tuple(np.shape(entry.value))
+        # the value each gradient name is of: dv -> v's last version, dc_1 -> c's first
+        self.values = {"d" + name: value for name, value in self.forward_env.items()}
 
     def gradient(self, name: str) -> bool:
         return self.walk.gradient_label(name) is not None
 
     def value_shape(self, name: str) -> tuple[int, ...]:
         """The shape of the value whose gradient ``name`` is."""
-        return self.shapes[name]
+        return tuple(np.shape(self.values[name]))
 
     def run(self, note: str) -> Verification:
         walk, ref = self.walk, self.ref
@@ -281,10 +139,10 @@ class _Judge:
             if not self.gradient(step.target):
                 self.marks[step.index] = StepMark(step.index, LOCAL, None)
                 continue
-            if _shape(step.after) != self.value_shape(step.target):
+            if shape_or_none(step.after) != self.value_shape(step.target):
                 self._add_finding(self._shape_finding(step, [], None), step)
             elif step.overwrites:
-                self._add_finding(self._overwrite_finding(step, step.after, [], None), step)
+                self._add_finding(self._overwrite_finding(step, None, [], None), step)
             else:
                 self.marks[step.index] = StepMark(step.index, UNCHECKED, None)
 
@@ -299,19 +157,18 @@ class _Judge:
                 groups.setdefault(step.target, []).append(step)
             else:
                 local_steps.append(step)
-        verdicts: dict[str, bool] = {}
         unwritten: dict[str, Value] = {}  # expected gradients the pass writes under no name
         for name in list(groups) + [n for n in expected if n not in groups]:
             before = h_state.get(name)
             contributions = expected.get(name, [])
             want = before
             for value in contributions:
-                want = _add(want, value)
+                want = add_values(want, value)
             steps = groups.get(name, [])
             have = steps[-1].after if steps else before
-            scale = _magnitude([before, *contributions, *(s.contribution for s in steps)])
-            good = not any(_shape(s.after) != self.value_shape(name) for s in steps) and same(have, want, scale)
-            verdicts[name] = good
+            scale = magnitude([before, *contributions, *(s.contribution for s in steps)])
+            shaped = all(shape_or_none(s.after) == self.value_shape(name) for s in steps)
+            good = shaped and same(have, want, scale)
             if good:
                 continue
             if steps:
@@ -333,7 +190,7 @@ class _Judge:
         for step in theirs:
             r_state[step.target] = step.after
         for name, steps in groups.items():
-            matches = same(h_state.get(name), r_state.get(name), _magnitude([r_state.get(name)]))
+            matches = same(h_state.get(name), r_state.get(name), magnitude([r_state.get(name)]))
             for step in steps:
                 old = self.marks.get(step.index)
                 if old is None:
@@ -350,9 +207,10 @@ class _Judge:
         try:
             for step in theirs:
                 statement = self.ref.backward[step.index - 1]
-                value = Walker(scope, statement.block, limits=self.limits).evaluate(statement.value, statement.depth)
+                walker = Walker(scope, statement.block, limits=self.limits)
+                value = walker.evaluate(statement.value, statement.depth)
                 out.setdefault(step.target, []).append(value)
-                written[step.target] = _add(scope.get(step.target), value) if step.op == "+=" else value
+                written[step.target] = add_values(scope.get(step.target), value) if step.op == "+=" else value
         except ScenarioError:
             out = {}
             for step in theirs:
@@ -362,12 +220,12 @@ class _Judge:
     def _judge_group(self, stage: int, name: str, steps: list[Step], contributions: list[Value],
                      theirs: list[Step], want: Value, have: Value, scale: float) -> None:
         for step in steps:
-            if _shape(step.after) != self.value_shape(name):
-                self._add_finding(self._shape_finding(step, theirs, want), step, steps)
+            if shape_or_none(step.after) != self.value_shape(name):
+                self._add_finding(self._shape_finding(step, theirs, want), step)
                 return
         for step in steps:
             if step.overwrites:
-                self._add_finding(self._overwrite_finding(step, want, theirs, contributions, scale), step, steps)
+                self._add_finding(self._overwrite_finding(step, want, theirs, contributions, scale), step)
                 return
         pool = list(contributions)
         for step in steps:
@@ -379,16 +237,17 @@ class _Judge:
             if match is not None:
                 pool.pop(match)
                 continue
-            if step.op == "=" and step.before is not None and any(same(step.contribution, c, scale) for c in pool):
-                self._add_finding(self._overwrite_finding(step, want, theirs, contributions, scale), step, steps)
+            replaced = step.op == "=" and step.before is not None  # '=' after a contribution, this stage's
+            if replaced and any(same(step.contribution, c, scale) for c in pool):
+                finding = self._overwrite_finding(step, want, theirs, contributions, scale)
             else:
-                self._add_finding(self._wrong_finding(stage, name, step, theirs, want, have, contributions),
-                                  step, steps)
+                finding = self._wrong_finding(stage, name, step, theirs, want, have, contributions)
+            self._add_finding(finding, step)
             return
         self._missing(stage, name, steps[-1], pool, theirs, want, have, steps[-1].index)
 
     # -- findings -------------------------------------------------------------------------------
-    def _add_finding(self, finding: Finding, step: Step | None, group: list[Step] = ()) -> None:
+    def _add_finding(self, finding: Finding, step: Step | None) -> None:
         self.findings.append(finding)
         number = len(self.findings) - 1
         if step is not None:
@@ -416,14 +275,16 @@ class _Judge:
 
     def _shape_finding(self, step: Step, theirs: list[Step], want: Value | None) -> Finding:
         common = self._common(step.stage, step.target, theirs)
-        shape, target = compact(_shape(step.after)), compact(self.value_shape(step.target))
+        from bpstep.core.matrix import compact_shape
+
+        shape, target = compact_shape(step.after), compact_shape(self.values[step.target])
         message = (f"{step.target} has shape {shape}, but {common['of']} has shape {target}: a gradient "
                    f"has the shape of its value")
         return Finding(SHAPE, line=step.line, code=step.code, step=step.index, position=step.index,
                        message=message, expected=want, actual=step.after,
                        **self._dimensions(step, theirs), **common)
 
-    def _overwrite_finding(self, step: Step, want: Value, theirs: list[Step],
+    def _overwrite_finding(self, step: Step, want: Value | None, theirs: list[Step],
                            contributions: list[Value] | None, scale: float = 1.0) -> Finding:
         common = self._common(step.stage, step.target, theirs)
         stages = ", ".join(str(s) for s in step.overwrites)
@@ -472,7 +333,7 @@ class _Judge:
         never writes under its own name (the notes' ``dinven`` for ``dinvden``), judge it as
         that gradient and return the gradient's name."""
         for name, want in unwritten.items():
-            if step.target.startswith("d") and same(step.after, want, _magnitude([want])):
+            if step.target.startswith("d") and same(step.after, want, magnitude([want])):
                 common = self._common(stage, name, theirs)
                 message = (f"{step.target} holds the gradient of {common['of']}; as it is not called "
                            f"{name}, bpstep treats it as a local of the backward pass: did you mean {name}?")
@@ -497,7 +358,7 @@ class _Judge:
 def _sum(values: list[Value]) -> Value | None:
     total = None
     for value in values:
-        total = _add(total, value)
+        total = add_values(total, value)
     return total
 
 
