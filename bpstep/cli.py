@@ -20,6 +20,7 @@ EPILOG = """commands:
   bpstep SCENARIO [--record FILE]   step through the backward pass in the terminal
   bpstep run SCENARIO [--json]      the whole walk as text, or as one JSON document
   bpstep derive SCENARIO            print the backward pass bpstep derives, with #(n) markers
+  bpstep check SCENARIO [--json]    find the first wrong line of the hand-written backward pass
   bpstep transcript FILE            a recorded session as Markdown (--asciicast OUT.cast)
   bpstep replay FILE                play a recorded session back in the debugger
   bpstep graph SCENARIO -o FILE.svg the circuit as an SVG picture (--at STAGE)
@@ -74,6 +75,16 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
     _limit_flags(derive)
     commands["derive"] = (derive, cmd_derive)
 
+    check = argparse.ArgumentParser(
+        prog="bpstep check",
+        description="Check the hand-written backward pass step by step against the one bpstep "
+                    "derives (and the gradients against central differences); report the first "
+                    "wrong line. Exit status: 0 right, 1 wrong, 2 a bad scenario.")
+    check.add_argument("scenario", metavar="SCENARIO")
+    check.add_argument("--json", action="store_true", help="print the verdicts as one JSON document")
+    _limit_flags(check)
+    commands["check"] = (check, cmd_check)
+
     from bpstep.cli_transcript import transcript_commands
     commands.update(transcript_commands())
 
@@ -104,6 +115,15 @@ def cmd_derive(args: argparse.Namespace) -> int:
     derivation = load_derivation(args.scenario, limits_from(args))
     sys.stdout.write(derivation.text + "\n")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bpstep.core.check import load_check
+    from bpstep.core.check_report import json_text, text_report
+
+    result = load_check(args.scenario, limits_from(args))
+    sys.stdout.write(json_text(result) if args.json else text_report(result))
+    return result.exit_code
 
 
 def cmd_graph(args: argparse.Namespace) -> int:

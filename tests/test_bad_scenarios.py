@@ -1,5 +1,6 @@
 """Every bad scenario gets one line ``PATH:LINE:COL: error: MESSAGE`` and exit 2 — never a
-traceback, a hang or a huge allocation — from ``bpstep run`` and the bare TUI command alike.
+traceback, a hang or a huge allocation — from ``bpstep run``, ``bpstep check`` and the bare TUI
+command alike.
 
 The corpus is tests/bad/*.yaml; the first line of each file says what it must produce:
 ``# expect: LINE:COL: words of the message``.
@@ -41,7 +42,8 @@ def test_the_corpus_is_large_enough():
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-@pytest.mark.parametrize("command", [["run"], ["run", "--json"], []], ids=["run", "run-json", "tui"])
+@pytest.mark.parametrize("command", [["run"], ["run", "--json"], [], ["check"], ["check", "--json"]],
+                         ids=["run", "run-json", "tui", "check", "check-json"])
 def test_bad_scenario(path, command, capsys):
     line, col, words = expectation(path)
     assert main(command + [str(path)]) == 2

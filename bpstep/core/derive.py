@@ -24,7 +24,7 @@ import numpy as np
 
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, shape_of
-from bpstep.core.program import Statement, parse_block
+from bpstep.core.program import Statement, _segment, parse_block
 from bpstep.core.codetext import atom, unbroadcast
 from bpstep.core.rules import RULES, Op, classify, vjp
 from bpstep.core.source import CodeBlock
@@ -77,12 +77,14 @@ def derive_backward(forward: Iterable[Statement], cache: Iterable[Any], output: 
     written = {line.gradient_name(*top)}
     gradients: dict[str, tuple[str, int]] = {}
     groups: list[tuple[Statement, list[str], str]] = []
+    block_lines: dict[int, list[str]] = {}  # each block's lines, split once (not once per node)
     for j in reversed(range(len(forward))):
         statement = forward[j]
         if line.produced[j] not in reached:
             groups.append((statement, [], f"{statement.target} does not reach the output {output}"))
             continue
-        stage = _Stage(statement, line, j, limits, available, known)
+        lines = block_lines.setdefault(id(statement.block), statement.block.lines())
+        stage = _Stage(statement, line, j, limits, available, known, lines)
         codes = []
         for leaf, code in stage.contributions():
             name = stage.gradient_name(*leaf)
@@ -131,8 +133,9 @@ class _Stage:
     in the environment it ran in, and the contributions it sends back."""
 
     def __init__(self, statement: Statement, line: Timeline, j: int, limits: Limits,
-                 available: set[str], known: set[str]):
+                 available: set[str], known: set[str], lines: list[str] | None = None):
         self.statement, self.line, self.limits = statement, line, limits
+        self.lines = statement.block.lines() if lines is None else lines
         self.available, self.known = available, known
         self.env, self.seen = line.before[j], line.seen[j]
         self.target, self.version = line.produced[j]
@@ -174,7 +177,8 @@ class _Stage:
                 if text != sub.id:
                     renames[sub.id] = text
         if id(node) not in self.synthetic and not renames:
-            segment = ast.get_source_segment(self.statement.block.text, node)
+            positioned = getattr(node, "end_col_offset", None) is not None
+            segment = _segment(self.lines, node) if positioned else None
             if segment is not None and "#" not in segment:
                 return " ".join(segment.split())
         return ast.unparse(_Rename(renames).visit(copy.deepcopy(node)))
