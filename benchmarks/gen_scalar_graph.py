@@ -17,30 +17,41 @@ INPUTS = 8
 
 
 def generate(n: int, seed: int = 0):
+    """Inputs, their values, and stages (target, op, a, b).
+
+    Each stage reads the previous stage's value ``a`` (a chain, so every value reaches the
+    output) and, for mul and add, an input or a recent value ``b``. Inputs are near +-1 and
+    scale factors in +-[0.9, 1.1], relu is applied only where its input is positive, and a
+    value that grows past 5 is halved: values stay in [-10, 10] and gradients neither vanish
+    nor overflow over 100,000 stages, so the comparison with micrograd is not of zeros.
+    """
     rng = random.Random(seed)
-    names = [f"x{i}" for i in range(INPUTS)]
-    values = {name: rng.uniform(-2, 2) for name in names}
-    stages = []  # (target, op, operands, constant)
+    inputs = [f"x{i}" for i in range(INPUTS)]
+    values = {name: rng.choice((-1, 1)) * rng.uniform(0.95, 1.05) for name in inputs}
+    names = list(inputs)
+    stages = []  # (target, op, a, b)
     for i in range(n):
         target = f"v{i}"
         a = names[-1]
-        b = names[rng.randrange(len(names))]
-        va, vb = values[a], values[b]
+        va = values[a]
+        b = rng.choice(inputs) if rng.random() < 0.7 else names[max(0, len(names) - 1 - rng.randrange(1, 20))]
+        vb = values[b]
         choice = rng.random()
-        if choice < 0.3 and abs(va * vb) <= 10:
+        if abs(va) > 5:
+            op, b, value = "scale", 0.5, 0.5 * va
+        elif choice < 0.3 and abs(va * vb) <= 10 and 0.9 <= abs(vb) <= 1.1:
             op, value = "mul", va * vb
         elif choice < 0.6 and abs(va + vb) <= 10:
             op, value = "add", va + vb
-        elif choice < 0.8:
-            op, value = "relu", max(0.0, va)
-            b = None
+        elif choice < 0.75 and va > 0:
+            op, b, value = "relu", None, va
         else:
-            c = round(rng.uniform(-0.9, 0.9), 3)
-            op, value, b = "scale", c * va, c
+            c = round(rng.choice((-1, 1)) * rng.uniform(0.9, 1.1), 3)
+            op, b, value = "scale", c, c * va
         stages.append((target, op, a, b))
         values[target] = value
         names.append(target)
-    return [f"x{i}" for i in range(INPUTS)], {k: values[k] for k in names[:INPUTS]}, stages
+    return inputs, {k: values[k] for k in inputs}, stages
 
 
 def _forward_expr(op, a, b, mg=False):

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Static
 
 from bpstep.core.engine import Step, Walk
 from bpstep.core.transcript import TranscriptWriter
@@ -26,7 +26,7 @@ from bpstep.ui.helptext import about_markdown, help_text
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
 from bpstep.ui.recording import Recorder, RecordingIndicator
 from bpstep.ui.rowview import RowView
-from bpstep.ui.screens import DetailScreen, GotoStageScreen, TextScreen
+from bpstep.ui.screens import DetailScreen, GotoStageScreen, SafeCommandPalette, TextScreen
 from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
 from bpstep.ui.steppanel import StepPanel
 
@@ -72,7 +72,7 @@ class BpstepApp(App[None]):
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield Static(id="titlebar")
         with Horizontal(id="panes"):
             with Vertical(id="left"):
                 yield RowView(self.forward_source, title="Forward pass (stage)", id="forward")
@@ -93,6 +93,13 @@ class BpstepApp(App[None]):
         if self.size.width < 80:
             return Content.assemble(sub_title, (" — ", "dim"), (title, "bold"))
         return Content.assemble((title, "bold"), ("  —  ", "dim"), sub_title)
+
+    def _show_title(self) -> None:
+        self.query_one("#titlebar", Static).update(self.format_title(self.title, self.sub_title),
+                                                   layout=False)  # one line, fixed height
+
+    def on_resize(self) -> None:
+        self._show_title()  # the narrow form puts the position first
 
     def view(self, name: str) -> RowView:
         """One of the four panes: forward, cache, backward, gradients."""
@@ -117,7 +124,10 @@ class BpstepApp(App[None]):
             source.position = after
         touched = None if whole else touched_steps(walk, before, after)
         steps = None if touched is None else [walk.steps[i - 1] for i in touched]
-        self.sub_title = position_text(walk, self.index, after)
+        # Not `self.sub_title = ...`: that reactive repaints the whole screen and Textual's
+        # Header relayouts on every change, which doubled the step latency (issue 8).
+        self.set_reactive(App.sub_title, position_text(walk, self.index, after))
+        self._show_title()
         self._show_forward(focus, steps)
         self._show_cache(focus)
         self._show_backward(focus)
@@ -248,6 +258,10 @@ class BpstepApp(App[None]):
             self.push_screen(DetailScreen(*gradient_detail(self.walk, name, self.position)))
 
     # -- other screens and commands --------------------------------------------------------
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not SafeCommandPalette.is_open(self):
+            self.push_screen(SafeCommandPalette(id="--command-palette"))
+
     def action_help(self) -> None:
         self.push_screen(TextScreen("Help", help_text(self), id="help"))
 

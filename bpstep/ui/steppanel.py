@@ -20,7 +20,7 @@ class StepPanel(Static):
         self.border_title = (f"Step {step.index} · stage {step.stage} · line {step.line}" if step
                              else "Start")
         self.set_class(bool(step and step.overwrites), "-warning")
-        self.update(Text("\n").join(self.lines))
+        self.update(Text("\n").join(self.lines), layout=False)  # fixed height: no relayout per step
 
     @property
     def plain(self) -> str:

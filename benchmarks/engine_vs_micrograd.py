@@ -1,0 +1,69 @@
+"""Issue 8, benchmark 1: whole-process wall time of `bpstep run --json` on a random scalar
+graph against the same program on micrograd (forward and backward), median of N runs each,
+measured in the same run; and 100,000 stages against 10,000. The inputs' gradients must agree.
+
+    pip install -r benchmarks/requirements.txt
+    python benchmarks/engine_vs_micrograd.py [--runs 5] [--big 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from gen_scalar_graph import micrograd_text, scenario_text  # noqa: E402
+from tmux_harness import bpstep_bin, median  # noqa: E402
+
+
+def timed(command: list[str], runs: int) -> tuple[float, str]:
+    times, out = [], ""
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, check=True)
+        times.append(time.perf_counter() - start)
+        out = proc.stdout
+    return median(times), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=100_000)
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp()
+    paths = {}
+    for n in (args.small, args.big):
+        paths[n] = os.path.join(folder, f"scalar_{n}.yaml")
+        with open(paths[n], "w") as out:
+            out.write(scenario_text(n))
+    mg_path = os.path.join(folder, "micrograd_prog.py")
+    with open(mg_path, "w") as out:
+        out.write(micrograd_text(args.small))
+
+    bpstep = bpstep_bin()
+    flags = ["--max-statements", str(10 * args.big), "--max-file-bytes", str(200_000_000)]
+    mg_time, mg_out = timed([sys.executable, mg_path], args.runs)
+    small_time, small_out = timed([bpstep, "run", "--json", *flags, paths[args.small]], args.runs)
+    big_time, _ = timed([bpstep, "run", "--json", *flags, paths[args.big]], max(1, args.runs // 2) | 1)
+
+    ours = json.loads(small_out)["gradients"]
+    theirs = json.loads(mg_out)
+    worst = max(abs(ours.get(k, 0.0) - v) / max(abs(v), 1e-300) for k, v in theirs.items())
+    print(f"{args.small} stages: micrograd {mg_time:.3f} s, bpstep run --json {small_time:.3f} s, "
+          f"ratio {small_time / mg_time:.2f} (target <= 3)")
+    print(f"{args.big} stages: bpstep run --json {big_time:.3f} s, ratio to {args.small} stages "
+          f"{big_time / small_time:.2f} (target <= 12)")
+    print(f"inputs' gradients vs micrograd: largest relative difference {worst:.2e} "
+          f"({'agree' if worst < 1e-9 else 'DISAGREE'})")
+
+
+if __name__ == "__main__":
+    main()

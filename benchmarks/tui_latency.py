@@ -1,0 +1,78 @@
+"""Issue 8, benchmarks 2 and 3: first frame and step latency of the TUI in a real terminal
+(tmux), as ratios against a minimal Textual app (benchmarks/minimal_app.py) measured in the
+same run, and a 10,000-stage scenario against complex.yaml.
+
+    python benchmarks/tui_latency.py [--runs 5] [--keys 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from gen_scalar_graph import scenario_text  # noqa: E402
+from tmux_harness import Pane, bpstep_bin, median  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def first_frame(command, ready, runs):
+    times = []
+    for _ in range(runs):
+        pane = Pane(command)
+        try:
+            times.append(pane.start(ready))
+        finally:
+            pane.close()
+    return median(times)
+
+
+def step_latency(command, ready, key, keys, back=None):
+    pane = Pane(command)
+    try:
+        pane.start(ready)
+        times = []
+        for i in range(keys):
+            times.append(pane.key_latency(back if back and i % 2 else key))
+        return median(times)
+    finally:
+        pane.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keys", type=int, default=30)
+    args = parser.parse_args()
+    bpstep = bpstep_bin()
+    big = os.path.join(tempfile.mkdtemp(), "scalar_10000.yaml")
+    with open(big, "w") as out:
+        out.write(scenario_text(10_000))
+    minimal = [sys.executable, os.path.join(HERE, "minimal_app.py")]
+    complex_cmd = [bpstep, os.path.join(ROOT, "scenarios", "complex.yaml")]
+    big_cmd = [bpstep, big]
+
+    base_frame = first_frame(minimal, "v7", args.runs)
+    complex_frame = first_frame(complex_cmd, "step 0 of 12", args.runs)
+    big_frame = first_frame(big_cmd, "step 0 of", args.runs)
+    base_step = step_latency(minimal, "v7", "s", args.keys)
+    complex_step = step_latency(complex_cmd, "step 0 of 12", "s", args.keys, back="Up")
+    big_step = step_latency(big_cmd, "step 0 of", "s", args.keys, back="Up")
+
+    print(f"first frame, median of {args.runs} (seconds):")
+    print(f"  minimal app             {base_frame:.3f}")
+    print(f"  complex.yaml            {complex_frame:.3f}   ratio {complex_frame / base_frame:.2f} (target <= 1.3)")
+    print(f"  10,000 stages           {big_frame:.3f}   ratio to complex.yaml {big_frame / complex_frame:.2f} (target <= 2)")
+    print(f"step latency, key press to changed screen, median of {args.keys} (seconds):")
+    print(f"  minimal app             {base_step:.4f}")
+    print(f"  complex.yaml            {complex_step:.4f}   ratio {complex_step / base_step:.2f} (target <= 1.5)")
+    print(f"  10,000 stages           {big_step:.4f}   ratio to complex.yaml {big_step / complex_step:.2f} (target <= 1.3)")
+
+
+if __name__ == "__main__":
+    main()
