@@ -181,3 +181,40 @@ async def test_help_lists_the_replay_keys(tmp_path):
         for line in ("Replay: play the next recorded action", "Replay: back one recorded action",
                      "Replay: play faster", "Run the whole next stage", "≠"):
             assert line in body, line
+
+
+async def test_random_keys_while_replaying_and_recording(tmp_path):
+    """Replay keys mixed with the debugger's, autoplay at full speed, resizes, while the replay
+    itself is recorded: no crash, the replay still reaches the recorded positions, and the new
+    transcript is valid."""
+    import random
+
+    from test_app_abuse import KEYS, send_key
+
+    path, recorded = session(tmp_path)
+    replay = open_replay(read(str(path)))
+    out = tmp_path / "again.jsonl"
+    app = ReplayApp(replay, speed=16, record=TranscriptWriter.open(str(out), replay.walk))
+    keys = KEYS + ["full_stop", "comma", "space", "plus", "minus"] * 3
+    rng = random.Random(4)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for i in range(200):
+            send_key(app, rng.choice(keys))
+            if i % 10 == 9:
+                await pilot.pause()
+            if i % 67 == 0:
+                await pilot.resize_terminal(rng.choice([20, 150]), rng.randint(8, 30))
+                await pilot.pause()
+        while len(app.screen_stack) > 1:
+            await pilot.press("escape")
+        await pilot.resize_terminal(80, 24)
+        app._pause()
+        for _ in range(replay.length):
+            await pilot.press("comma")
+        assert app.played == 0
+        for k in range(1, replay.length + 1):
+            await pilot.press("full_stop")
+            assert app.position == recorded[k - 1]
+    app.recorder.close()
+    again = read(str(out))  # every move of the session above, as a valid transcript
+    assert again.actions and again.actions[-1].after == recorded[-1]

@@ -146,10 +146,10 @@ class RecordingIndicator(Static):
 
     def show(self) -> None:
         recorder = self.recorder
-        self.display = recorder.recording
-        if recorder.recording:
+        self.display = recorder.recording  # a change of display relayouts by itself
+        if recorder.recording:  # one fixed line: the count changing needs no relayout
             self.update(Text.assemble(("● REC", "bold"), f"  {recorder.path} · {plural(recorder.count, 'action')}",
-                                      ("   ctrl+p: Stop recording", "italic")))
+                                      ("   ctrl+p: Stop recording", "italic")), layout=False)
 
 
 class RecordScreen(ModalScreen[None]):

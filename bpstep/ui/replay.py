@@ -95,9 +95,13 @@ def notes_text(playing: bool, speed: float) -> Text:
                          (" · . next · , back · space play · +/- speed", "italic"))
 
 
+WIDE = 140  # from this many columns, the replay bar is one line; below, two
+
+
 def bar_text(status: Text, notes: Text, width: int) -> Text:
-    """One line when both fit in ``width``, else two."""
-    if status.cell_len + 3 + notes.cell_len <= width:
+    """One line on a wide screen, else two (a function of the width alone, so that the bar's
+    height never changes with the step)."""
+    if width >= WIDE:
         return Text.assemble(status, "   ", notes)
     return Text("\n").join([status, notes])
 
@@ -111,13 +115,11 @@ class ReplayBar(Static):
 
     def show(self, status: Text, notes: Text) -> None:
         self.parts = (status, notes)
-        self.update(bar_text(status, notes, self._width()))
-
-    def _width(self) -> int:
-        return (self.content_region.width or self.app.size.width - 2) if self.is_mounted else 78
+        self.update(bar_text(status, notes, self.app.size.width), layout=False)  # its height is fixed
 
     def on_resize(self) -> None:
-        self.update(bar_text(*self.parts, self._width()))
+        self.styles.height = 1 if self.app.size.width >= WIDE else 2
+        self.update(bar_text(*self.parts, self.app.size.width), layout=False)
 
 
 class ReplayApp(BpstepApp):
