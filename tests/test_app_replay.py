@@ -183,7 +183,7 @@ async def test_help_lists_the_replay_keys(tmp_path):
             assert line in body, line
 
 
-async def test_random_keys_while_replaying_and_recording(tmp_path):
+async def test_random_keys_while_replaying_and_recording(tmp_path, monkeypatch):
     """Replay keys mixed with the debugger's, autoplay at full speed, resizes, while the replay
     itself is recorded: no crash, the replay still reaches the recorded positions, and the new
     transcript is valid."""
@@ -191,6 +191,7 @@ async def test_random_keys_while_replaying_and_recording(tmp_path):
 
     from test_app_abuse import KEYS, send_key
 
+    monkeypatch.chdir(tmp_path)  # the palette's screenshot command (ctrl+p, enter) writes here
     path, recorded = session(tmp_path)
     replay = open_replay(read(str(path)))
     out = tmp_path / "again.jsonl"
