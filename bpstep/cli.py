@@ -157,10 +157,22 @@ def cmd_tui(args: argparse.Namespace) -> int:
         print(f"bpstep: not starting the debugger: no terminal (stdin, stdout or stderr is not a tty).\n"
               f"For the walk as text, run: bpstep run {args.scenario}", file=sys.stderr)
         return 2
+    writer = None
+    if args.record is not None:  # an unwritable file fails here, before any screen
+        from bpstep.core.transcript import TranscriptWriter
+
+        try:
+            writer = TranscriptWriter.open(args.record, walk, args.scenario)
+        except ScenarioError as exc:
+            print(exc.format(), file=sys.stderr)  # names the transcript (main would name the scenario)
+            return 2
     from bpstep.ui.app import BpstepApp
 
-    app = BpstepApp(walk, record=args.record)
-    app.run()
+    app = BpstepApp(walk, record=writer)
+    try:
+        app.run()
+    finally:
+        app.recorder.close()
     return app.return_code or 0
 
 

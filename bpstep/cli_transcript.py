@@ -25,11 +25,30 @@ def transcript_commands() -> dict[str, tuple[argparse.ArgumentParser, Callable[[
     _limit_flags(render)
 
     replay = argparse.ArgumentParser(prog="bpstep replay",
-                                     description="Play a recorded session back in the debugger.")
+                                     description="Play a recorded session back in the debugger, action by "
+                                                 "action: '.' the next action, ',' back one, space "
+                                                 "play/pause, + and - the speed; the debugger's own keys "
+                                                 "still move freely.")
     replay.add_argument("file", metavar="FILE", help="a transcript (JSON Lines)")
     replay.add_argument("--scenario", dest="scenario_file", metavar="PATH", help=SCENARIO_HELP)
+    replay.add_argument("--autoplay", action="store_true",
+                        help="start playing the actions one after another (space pauses)")
+    replay.add_argument("--speed", type=_speed, default=1.0, metavar="N",
+                        help="autoplay speed in actions per second (default %(default)s; + and - change it)")
     _limit_flags(replay)
     return {"transcript": (render, cmd_transcript), "replay": (replay, cmd_replay)}
+
+
+def _speed(text: str) -> float:
+    from bpstep.ui.replay import MAX_SPEED, MIN_SPEED  # the bounds live with the player
+
+    try:
+        speed = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not MIN_SPEED <= speed <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"{text} is outside {MIN_SPEED:g}..{MAX_SPEED:g} actions per second")
+    return speed
 
 
 def _warn(lines) -> None:
@@ -75,7 +94,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"bpstep: not starting the replay: no terminal (stdin, stdout or stderr is not a tty).\n"
               f"For the session as text, run: bpstep transcript {args.file}", file=sys.stderr)
         return 2
-    # The replay screen of the TUI (issue 4) plugs in here: BpstepApp(replay.walk, replay=replay).
-    print(f"bpstep: the replay screen is not part of this build yet.\n"
-          f"For the session as text, run: bpstep transcript {args.file}", file=sys.stderr)
-    return 2
+    from bpstep.ui.replay import ReplayApp
+
+    app = ReplayApp(replay, autoplay=args.autoplay, speed=args.speed)
+    app.run()
+    return app.return_code or 0

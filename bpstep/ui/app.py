@@ -20,9 +20,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from bpstep.core.engine import Step, Walk
+from bpstep.core.transcript import TranscriptWriter
 from bpstep.ui.detail import cache_detail, gradient_detail
 from bpstep.ui.helptext import about_markdown, help_text
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
+from bpstep.ui.recording import Recorder, RecordingIndicator
 from bpstep.ui.rowview import RowView
 from bpstep.ui.screens import DetailScreen, GotoStageScreen, SafeCommandPalette, TextScreen
 from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
@@ -54,13 +56,13 @@ class BpstepApp(App[None]):
         Binding("q", "quit", "Quit", tooltip="Quit bpstep"),
     ]
 
-    def __init__(self, walk: Walk, record: str | None = None) -> None:
+    def __init__(self, walk: Walk, record: TranscriptWriter | None = None) -> None:
         super().__init__()
         self.walk = walk
-        self.record = record  # the transcript (issue 4) hooks into goto_hooks
         self.index = Index(walk)
         self.position = 0
         self.goto_hooks: list[GotoHook] = []
+        self.recorder = Recorder(self, walk, record)  # writes every action of goto_hooks while on
         self.title = walk.scenario.title
         self.forward_source = ForwardSource(walk, self.index)
         self.cache_source = CacheSource(walk, self.index)
@@ -79,6 +81,7 @@ class BpstepApp(App[None]):
                 yield RowView(self.backward_source, title="Backward pass", id="backward")
                 yield RowView(self.gradient_source, title="Gradients", id="gradients")
         yield StepPanel(id="step")
+        yield RecordingIndicator(self.recorder, id="recording")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -295,3 +298,4 @@ class BpstepApp(App[None]):
         yield SystemCommand("Help", "Keys, markers and commands", self.action_help)
         yield SystemCommand("Screenshot here", "Save an SVG screenshot in the current directory",
                             self.action_save_screenshot)
+        yield from self.recorder.commands()

@@ -18,6 +18,7 @@ MARKERS = [
     ("", "+=", "an accumulation: gradients add up where a value forks"),
     ("", "=!", "an '=' that throws away another stage's contribution (the classic bug)"),
     ("", "●", "a breakpoint"),
+    ("", "≠", "replay: the recorded step's values differ from the scenario's now"),
     ("forward cache", "›", "a value the statement read"),
     ("", "▶", "the value computed by the stage being back-propagated"),
     ("gradients", "▶", "the gradient the statement wrote"),
@@ -37,8 +38,9 @@ depends only on the position."""
 
 COMMANDS = """\
 Go to stage…, next/previous stage, start, end, continue, toggle breakpoint, toggle each panel
-(forward code, forward cache, backward code, gradients, step panel), theme, screenshot, about,
-help, quit."""
+(forward code, forward cache, backward code, gradients, step panel), start/stop recording,
+theme, screenshot, about, help, quit; in a replay, its next/previous action, play/pause, faster,
+slower."""
 
 ROW_KEYS = {"enter": "on a row: its full value, or run to it (code panels)",
             "j": "move the row cursor down", "k": "move the row cursor up"}
@@ -48,10 +50,16 @@ def _keys(binding: Binding, app: App) -> str:
     return " / ".join(app.get_key_display(Binding(key, "")) for key in binding.key.split(","))
 
 
+def app_bindings(app: App) -> list[Binding]:
+    """The bindings bpstep's app classes declare, base class first (Textual's own are left out)."""
+    classes = [c for c in reversed(type(app).__mro__) if c.__module__.startswith("bpstep.")]
+    return [b for c in classes for b in c.__dict__.get("BINDINGS", [])]
+
+
 def key_rows(app: App) -> list[tuple[str, str]]:
     """(keys, what they do) for every binding of the app and of its row views."""
     rows = []
-    for binding in app.BINDINGS:
+    for binding in app_bindings(app):
         assert isinstance(binding, Binding)
         rows.append((_keys(binding, app), binding.tooltip or binding.description))
     for binding in RowView.BINDINGS:

@@ -77,6 +77,7 @@ class BackwardSource(_Source):
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
         self.breakpoints: set[int] = set()  # step indexes
+        self.differs: dict[int, str] = {}  # replay: step index -> what differs from the recording
         self.stage_width = max((len(str(s.stage)) for s in walk.steps), default=1)
         self.comments = [comment_of(s.source) for s in walk.steps]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.steps, self.comments)),
@@ -98,12 +99,19 @@ class BackwardSource(_Source):
             op = ("=!", self.style_of("warn"))
         else:
             op = ("  ", "")
-        text = Text.assemble(("●" if step.index in self.breakpoints else " ", self.style_of("breakpoint")),
+        differs = self.differs.get(step.index)
+        if step.index in self.breakpoints or not differs:
+            gutter = ("●" if step.index in self.breakpoints else " ", self.style_of("breakpoint"))
+        else:
+            gutter = ("≠", self.style_of("warn"))
+        text = Text.assemble(gutter,
                              ("▶" if "current" in marks else " ", self.style_of("glyph")),
                              " ", (stage, self.key_style(marks, self.style_of("gutter"))), " ", op,
                              (" │ ", self.style_of("gutter")), step.code)
         if self.comments[row]:
             text.append("  " + self.comments[row], self.style_of("comment"))
+        if differs:
+            text.append(f"  ≠ {differs}", self.style_of("differs"))
         return text
 
 

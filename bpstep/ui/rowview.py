@@ -23,7 +23,8 @@ from textual.strip import Strip
 ROW_STYLES = ("stage", "read", "changed", "written", "warning", "current")
 # Styles a source may use for parts of a row. A source draws the row cursor itself, on the
 # row's key cell (a name or a stage number), so that the cursor never hides a row's marks.
-TEXT_STYLES = ("glyph", "gutter", "comment", "accum", "warn", "breakpoint", "local", "discarded", "cursor")
+TEXT_STYLES = ("glyph", "gutter", "comment", "accum", "warn", "breakpoint", "local", "discarded", "cursor",
+               "differs")
 
 
 class RowSource(Protocol):
