@@ -24,18 +24,25 @@ def send_key(app, key: str) -> None:
     app._driver.send_message(event)
 
 
-async def test_a_thousand_random_keys_and_resizes():
+async def random_keys(app, pilot, rng, count, keys, resize_every, sizes):
+    """Press ``count`` random keys, pausing every ten; every ``resize_every`` keys resize the
+    terminal to ``sizes(rng)`` (and back to the starting size when ``sizes`` gives two)."""
+    for i in range(count):
+        send_key(app, rng.choice(keys))
+        if i % 10 == 9:
+            await pilot.pause()
+        if i % resize_every == 0:
+            for size in sizes(rng):
+                await pilot.resize_terminal(*size)
+                await pilot.pause()
+
+
+async def test_a_thousand_random_keys_and_resizes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the palette's screenshot command writes to the current folder
     app = BpstepApp(load_walk(COMPLEX))
     rng = random.Random(1234)
     async with app.run_test(size=(80, 24)) as pilot:
-        for i in range(1000):
-            send_key(app, rng.choice(KEYS))
-            if i % 10 == 9:
-                await pilot.pause()
-            if i % 97 == 0:
-                await pilot.resize_terminal(20, 8)
-                await pilot.pause()
-                await pilot.resize_terminal(80, 24)
+        await random_keys(app, pilot, rng, 1000, KEYS, 97, lambda r: [(20, 8), (80, 24)])
         # close whatever modal the random keys left open, then check the app still works
         for _ in range(4):
             if len(app.screen_stack) > 1:
@@ -54,16 +61,12 @@ async def test_a_thousand_random_keys_and_resizes():
         assert app.position == app.walk.previous_stage(app.walk.previous_stage(app.walk.total)) + 1
 
 
-async def test_matrix_scenario_survives_random_keys_at_small_sizes():
+async def test_matrix_scenario_survives_random_keys_at_small_sizes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     app = BpstepApp(load_walk(MATMUL))
     rng = random.Random(99)
     async with app.run_test(size=(60, 20)) as pilot:
-        for i in range(300):
-            send_key(app, rng.choice(KEYS))
-            if i % 10 == 9:
-                await pilot.pause()
-            if i % 50 == 0:
-                await pilot.resize_terminal(rng.randint(20, 60), rng.randint(8, 20))
+        await random_keys(app, pilot, rng, 300, KEYS, 50, lambda r: [(r.randint(20, 60), r.randint(8, 20))])
         assert 0 <= app.position <= app.walk.total
 
 

@@ -189,7 +189,7 @@ async def test_random_keys_while_replaying_and_recording(tmp_path, monkeypatch):
     transcript is valid."""
     import random
 
-    from test_app_abuse import KEYS, send_key
+    from test_app_abuse import KEYS, random_keys
 
     monkeypatch.chdir(tmp_path)  # the palette's screenshot command (ctrl+p, enter) writes here
     path, recorded = session(tmp_path)
@@ -199,13 +199,7 @@ async def test_random_keys_while_replaying_and_recording(tmp_path, monkeypatch):
     keys = KEYS + ["full_stop", "comma", "space", "plus", "minus"] * 3
     rng = random.Random(4)
     async with app.run_test(size=(80, 24)) as pilot:
-        for i in range(200):
-            send_key(app, rng.choice(keys))
-            if i % 10 == 9:
-                await pilot.pause()
-            if i % 67 == 0:
-                await pilot.resize_terminal(rng.choice([20, 150]), rng.randint(8, 30))
-                await pilot.pause()
+        await random_keys(app, pilot, rng, 200, keys, 67, lambda r: [(r.choice([20, 150]), r.randint(8, 30))])
         while len(app.screen_stack) > 1:
             await pilot.press("escape")
         await pilot.resize_terminal(80, 24)
