@@ -8,6 +8,7 @@ worked out here in closed form or with numpy (tests/app_support.py), never again
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from app_support import COMPLEX, MATMUL, close, complex_contributions, complex_f, numbers, sig
 from bpstep.core.engine import load_walk, run_text
@@ -270,3 +271,34 @@ async def test_a_scalar_has_no_heatmap():
         await pilot.press("end", "enter")
         assert isinstance(app.screen, DetailScreen)
         assert not app.screen.query(HeatmapView)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 12)])
+async def test_small_terminals_keep_the_stage_shown_in_view(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("v", "n", "n", "n", "h", "k", "pagedown", "f")
+        await pilot.pause()
+        panel = panel_of(app)
+        region = panel.scrollable_content_region
+        x, y, w, h = panel.view.box_of("st:6")  # stage 6 is being back-propagated
+        sx, sy = round(panel.scroll_x), round(panel.scroll_y)
+        assert sx <= x + w // 2 < sx + region.width and sy <= y + h // 2 < sy + region.height
+        await pilot.press("end", "v", "s", "v", "home")
+        await pilot.pause()
+        assert app.is_running and app.position == 0
+
+
+async def test_a_derived_backward_pass_is_drawn_too(tmp_path):
+    path = tmp_path / "forward.yaml"  # no backward: block, so bpstep derives dx = 3 * dy
+    path.write_text("bpstep: 1\ntitle: Forward only\ninputs:\n  x: 2\nforward: |\n  y = x * 3\n")
+    app = make_app(str(path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        panel = panel_of(app)
+        assert label(panel, "st:1", "above") == "6" and label(panel, "st:1", "below") == "1"
+        assert label(panel, "in:x", "above") == "2" and label(panel, "in:x", "below") == ""
+        await pilot.press("s")
+        await pilot.pause()
+        assert label(panel, "in:x", "below") == "3"
