@@ -74,8 +74,7 @@ async def work(n: int, keys: list[str], monkeypatch) -> dict[str, int]:
     return counts
 
 
-MOVES = [["v", "s"], ["v", "s", "s", "up"], ["v", "n", "n", "p"], ["v", "end"],
-         ["v", "g", "5", "0", "enter", "s"]]
+MOVES = [["v", "s", "s", "up"], ["v", "n", "n", "p"], ["v", "end"], ["v", "g", "5", "0", "enter", "s"]]
 
 
 @pytest.mark.parametrize("keys", MOVES, ids=lambda keys: " ".join(keys))
