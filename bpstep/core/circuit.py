@@ -310,6 +310,7 @@ class CircuitView:
                 texts.append(Text(bx, y + fp.locals_row + i, self._local_text(name, value), "local",
                                   state.step is not None and state.step.target == name))
         paths: list[Path] = []
+        forks: set[Point] = set()  # one mark per fork, however many branches leave it
         for route in self.layout.routes:
             edge_wire = self.edge_wire[(route.source, route.target)]
             sx, sy = origin[route.source]
@@ -322,7 +323,8 @@ class CircuitView:
             paths.append(Path(simplify(list(points)), "wire", hot, edge_wire, route.source, route.target))
             if route.fork is not None and graph.wires[edge_wire].fork:
                 fork = (route.fork[0] + m, route.fork[1] + m)
-                if not any(mk.kind == "fork" and (mk.x, mk.y) == fork for mk in marks):
+                if fork not in forks:
+                    forks.add(fork)
                     ws = state.wires[edge_wire]
                     marks.append(Mark(fork[0], fork[1], "fork", edge_wire == state.written and ws.reached,
                                       edge_wire))

@@ -21,6 +21,7 @@ from textual.widgets import Footer, Static
 
 from bpstep.core.engine import Step, Walk
 from bpstep.core.transcript import TranscriptWriter
+from bpstep.ui.circuitview import CircuitPanel
 from bpstep.ui.detail import cache_detail, gradient_detail
 from bpstep.ui.helptext import about_markdown, help_text
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
@@ -51,6 +52,8 @@ class BpstepApp(App[None]):
         Binding("b", "toggle_breakpoint", "Break",
                 tooltip="Breakpoint on/off at the backward cursor's statement"),
         Binding("c", "continue", "Cont.", tooltip="Run to the next breakpoint (or the end)"),
+        Binding("v", "toggle_circuit", "Circuit",
+                tooltip="Show or hide the circuit: values green above the wires, gradients red below"),
         Binding("a", "about", "About", show=False, tooltip="About this scenario"),
         Binding("question_mark", "help", "Help", tooltip="Keys, markers and commands"),
         Binding("q", "quit", "Quit", tooltip="Quit bpstep"),
@@ -73,6 +76,7 @@ class BpstepApp(App[None]):
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(id="titlebar")
+        yield CircuitPanel(self.walk, id="circuit")
         with Horizontal(id="panes"):
             with Vertical(id="left"):
                 yield RowView(self.forward_source, title="Forward pass (stage)", id="forward")
@@ -252,10 +256,20 @@ class BpstepApp(App[None]):
             if stage in self.index.stage_last:
                 self.goto(self.index.stage_last[stage], f"goto_stage {stage}")
         elif view_id == "cache":
-            self.push_screen(DetailScreen(*cache_detail(self.walk, event.row)))
+            self.push_screen(DetailScreen(*cache_detail(self.walk, event.row, self.position),
+                                          value=self.walk.cache[event.row].value))
         elif view_id == "gradients":
             name = self.index.names[event.row]
-            self.push_screen(DetailScreen(*gradient_detail(self.walk, name, self.position)))
+            self.push_screen(DetailScreen(*gradient_detail(self.walk, name, self.position),
+                                          value=self.walk.value_at(name, self.position)))
+
+    # -- the circuit (v) ---------------------------------------------------------------------
+    def action_toggle_circuit(self) -> None:
+        self.query_one(CircuitPanel).toggle(self.position)
+
+    def on_circuit_panel_stage_clicked(self, event: CircuitPanel.StageClicked) -> None:
+        if event.stage in self.index.stage_last:
+            self.goto(self.index.stage_last[event.stage], f"goto_stage {event.stage}")
 
     # -- other screens and commands --------------------------------------------------------
     def action_command_palette(self) -> None:
@@ -291,6 +305,8 @@ class BpstepApp(App[None]):
         yield SystemCommand("Continue", "Run to the next breakpoint", self.action_continue)
         yield SystemCommand("Toggle breakpoint", "On the statement under the backward cursor",
                             self.action_toggle_breakpoint)
+        yield SystemCommand("Toggle circuit", "Show or hide the circuit diagram (values green, "
+                            "gradients red)", self.action_toggle_circuit)
         for name, label in PANELS.items():
             yield SystemCommand(f"Toggle {label}", f"Show or hide the {label} panel",
                                 lambda name=name: self.action_toggle_panel(name))

@@ -7,6 +7,7 @@ import re
 import numpy as np
 
 from bpstep.core.engine import Walk
+from bpstep.core.matrix import dimension_analysis, forward_dimensions, stage_dimensions
 from bpstep.core.values import full, shape_text
 
 MAX_ELEMENTS = 20_000  # a larger array shows its first rows, and says so
@@ -22,7 +23,32 @@ def matrix(value) -> list[str]:
     return ["  " + line for line in full(value)]
 
 
-def cache_detail(walk: Walk, row: int) -> tuple[str, str]:
+def dimensions(stage: int, lines: list[str]) -> list[str]:
+    """The dimension analysis of a stage with a matrix product, as the notes spell it out."""
+    if not lines:
+        return []
+    return [f"dimension analysis (stage {stage}):"] + ["  " + line for line in lines] + [""]
+
+
+def gradient_dimensions(walk: Walk, name: str, position: int) -> list[str]:
+    """For each stage whose steps wrote ``name`` by ``position`` with a matrix product: the
+    stage's forward product and those steps' products (``dW (5,10) = dD (5,3) . X.T (3,10)``)."""
+    by_stage: dict[int, list[str]] = {}
+    for step in walk.steps[:position]:
+        if step.target == name:
+            text = dimension_analysis(walk, step)
+            if text:
+                by_stage.setdefault(step.stage, []).append(text)
+    out = []
+    for stage, lines in by_stage.items():
+        forward = forward_dimensions(walk, stage)
+        out += dimensions(stage, ([forward] if forward else []) + lines)
+    return out
+
+
+def cache_detail(walk: Walk, row: int, position: int | None = None) -> tuple[str, str]:
+    """A cached value in full; for a stage with a matrix product, its dimension analysis
+    (the backward steps' too, those run by ``position``)."""
     entry = walk.cache[row]
     where = "input" if entry.stage is None else f"stage {entry.stage}"
     title = f"{entry.label} · {where} · {shape_text(entry.value)}"
@@ -33,6 +59,8 @@ def cache_detail(walk: Walk, row: int) -> tuple[str, str]:
     else:  # an input given as an expression
         head = f"{entry.label} = {entry.code}"
     lines = [head, ""]
+    if entry.stage is not None:
+        lines += dimensions(entry.stage, stage_dimensions(walk, entry.stage, position))
     lines += matrix(entry.value)
     return title, "\n".join(lines)
 
@@ -43,7 +71,8 @@ def gradient_detail(walk: Walk, name: str, position: int) -> tuple[str, str]:
     title = f"{name} · {kind} · step {position} of {walk.total}"
     if value is None:
         return title, f"{name} has no value yet at step {position}."
-    lines = [f"{name} at step {position}, shape {shape_text(value)}:"] + matrix(value)
+    lines = gradient_dimensions(walk, name, position)
+    lines += [f"{name} at step {position}, shape {shape_text(value)}:"] + matrix(value)
     step = walk.step(position)
     if step is not None and step.target == name and step.accumulates:
         lines += ["", f"step {step.index} (stage {step.stage}): {step.code}", "before:"]

@@ -26,6 +26,8 @@ MARKERS = [
     ("", "*", "changed by the stage being back-propagated, so far"),
     ("", "!", "holds a contribution a later '=' discarded (struck through)"),
     ("", "—", "no value yet at this position"),
+    ("circuit (v)", "●", "a fork: the gradients coming back along its branches add up here"),
+    ("", "✗", "a branch's contribution that a later '=' threw away"),
 ]
 
 NOTES = """\
@@ -34,13 +36,22 @@ in italics is a local of the backward pass, not the gradient of a forward value.
 
 The position is the number of backward statements run so far: step 0 is the start (only the
 upstream gradient is known), step M the end. Moving back undoes steps; what the screen shows
-depends only on the position."""
+depends only on the position.
+
+The circuit (v) draws the forward graph as the notes do: a wire's value above it (green) and,
+once the backward pass has reached it, its gradient below it (red). The stage being
+back-propagated is lit with its wires, and so are the labels its statement read or wrote. At a
+fork, what came back along each branch is written where the branch enters its stage, and the
+sum under the total. h/j/k/l and the page keys scroll it, f brings the stage back into view,
+and a click on a stage goes to it. Enter on an array (cache or gradients) shows it as a
+heatmap (red positive, blue negative; +/- and shades without colour) with its shape and, for
+a matrix product, the dimension analysis."""
 
 COMMANDS = """\
-Go to stage…, next/previous stage, start, end, continue, toggle breakpoint, toggle each panel
-(forward code, forward cache, backward code, gradients, step panel), start/stop recording,
-theme, screenshot, about, help, quit; in a replay, its next/previous action, play/pause, faster,
-slower."""
+Go to stage…, next/previous stage, start, end, continue, toggle breakpoint, toggle circuit,
+toggle each panel (forward code, forward cache, backward code, gradients, step panel),
+start/stop recording, theme, screenshot, about, help, quit; in a replay, its next/previous
+action, play/pause, faster, slower."""
 
 ROW_KEYS = {"enter": "on a row: its full value, or run to it (code panels)",
             "j": "move the row cursor down", "k": "move the row cursor up"}

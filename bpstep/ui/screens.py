@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 from textual.command import CommandPalette
 from textual.css.query import NoMatches
 from textual.app import ComposeResult
@@ -12,6 +13,8 @@ from rich.text import Text
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
+
+from bpstep.ui.heatmapview import HeatmapView
 
 CLOSE = [Binding("escape,q", "close", "Close"), Binding("question_mark,a", "close", "Close", show=False)]
 
@@ -45,19 +48,26 @@ class TextScreen(_Closable):
 
 
 class DetailScreen(_Closable):
-    """Every element of a value (and of its contributions), one matrix row a line."""
+    """Every element of a value (and of its contributions), one matrix row a line; an array
+    (``value``) is first shown as a heatmap with its shape."""
 
     BINDINGS = CLOSE + [Binding("enter", "close", "Close", show=False)]
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str, value=None) -> None:
         super().__init__(id="detail")
         self.title_text = title
         self.body = body
+        self.value = value
 
     def compose(self) -> ComposeResult:
         with ScrollableContainer(classes="dialog") as box:
             box.border_title = self.title_text
             box.border_subtitle = "escape: close · arrows scroll"
+            if self.value is not None and np.size(self.value) > 1:
+                width, height = self.app.size
+                room = min(int(width * 0.9), 100) - 4 - 5  # the dialog's frame and row numbers
+                yield HeatmapView(self.value, max(height // 3, 4), max(room, 8),
+                                  no_color=self.app.no_color, id="heatmap")
             yield Static(self.body, id="detail-body", markup=False)
 
 
