@@ -4,10 +4,16 @@ A generated program is bpstep code *and* an independent numpy function computing
 thing (never bpstep's walker), so the derived gradients can be compared with central
 differences of the numpy function. Every kink (max/min, abs, sign, comparisons) records which
 branch it took, so that a test can reject a graph whose nudged evaluations cross a kink.
+
+Every choice goes through a source: ``Drawn`` (hypothesis' ``data``, so that failures shrink) or
+``Seeded`` (a ``random.Random``, for a fixed corpus). Hypothesis' choices depend on process state
+(it mixes literals from every local module in ``sys.modules`` into its draws, so the graphs
+differ between a lone run and the full suite); a seeded corpus is the same in every process.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -73,16 +79,42 @@ def _sub_shapes(shape):
     return [shape, (), (m,), (1, m), (n, 1)]
 
 
-class Builder:
-    """Draws one program through hypothesis' ``data`` so that failures shrink."""
+class Drawn:
+    """Choices drawn through hypothesis' ``data`` (``st.data()``), so that failures shrink."""
 
     def __init__(self, data):
         self.data = data
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.data.draw(st.integers(lo, hi))
+
+    def floats(self, lo: float, hi: float, n: int) -> list:
+        return self.data.draw(st.lists(st.floats(lo, hi), min_size=n, max_size=n))
+
+
+class Seeded:
+    """Choices from ``random.Random(seed)``: the same program for a seed in every process."""
+
+    def __init__(self, seed: int):
+        self.random = random.Random(seed)
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.random.randint(lo, hi)
+
+    def floats(self, lo: float, hi: float, n: int) -> list:
+        return [self.random.uniform(lo, hi) for _ in range(n)]
+
+
+class Builder:
+    """Draws one program's choices from a source (``Drawn`` or ``Seeded``)."""
+
+    def __init__(self, source):
+        self.source = source
         self.vars: dict[str, tuple] = {}
         self.kinds: set[str] = set()
 
     def int(self, lo, hi):
-        return self.data.draw(st.integers(lo, hi))
+        return self.source.int(lo, hi)
 
     def pick(self, seq):
         return seq[self.int(0, len(seq) - 1)]
@@ -416,14 +448,14 @@ def _extreme(f, fns):
     return fn
 
 
-def program(data) -> Program:
-    """Draw one random program: inputs, 1 to 4 statements (some re-binding names), upstream."""
-    b = Builder(data)
+def program(source) -> Program:
+    """Draw one random program from ``source`` (``Drawn`` or ``Seeded``): inputs, 1 to 4
+    statements (some re-binding names), upstream."""
+    b = Builder(source)
     inputs = {}
     for k in range(b.int(1, 3)):
         shape = b.pick(SHAPES)
-        values = np.round(np.asarray(data.draw(st.lists(st.floats(-1.5, 1.5), min_size=int(np.prod(shape)),
-                                                         max_size=int(np.prod(shape))))), 3)
+        values = np.round(np.asarray(source.floats(-1.5, 1.5, int(np.prod(shape)))), 3)
         inputs[f"x{k}"] = values.reshape(shape) if shape else np.float64(values[0])
         b.vars[f"x{k}"] = shape
     statements = []
@@ -445,7 +477,6 @@ def program(data) -> Program:
         b.vars[target] = shape
     output = statements[-1][0]
     out_shape = b.vars[output]
-    up = np.round(np.asarray(data.draw(st.lists(st.floats(-1, 1), min_size=int(np.prod(out_shape)),
-                                                max_size=int(np.prod(out_shape))))), 3)
+    up = np.round(np.asarray(source.floats(-1.0, 1.0, int(np.prod(out_shape)))), 3)
     upstream = up.reshape(out_shape) if out_shape else float(up[0])
     return Program(inputs, statements, output, upstream, b.kinds)
