@@ -52,7 +52,7 @@ class BpstepApp(App[None]):
         Binding("b", "toggle_breakpoint", "Break",
                 tooltip="Breakpoint on/off at the backward cursor's statement"),
         Binding("c", "continue", "Cont.", tooltip="Run to the next breakpoint (or the end)"),
-        Binding("w", "first_mistake", "First mistake",
+        Binding("w", "first_mistake", "First mistake", show=False,  # the footer keeps ? and q at 80 columns
                 tooltip="Jump to the first step that differs from the derived backward pass"),
         Binding("a", "about", "About", show=False, tooltip="About this scenario"),
         Binding("question_mark", "help", "Help", tooltip="Keys, markers and commands"),

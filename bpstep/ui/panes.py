@@ -161,9 +161,11 @@ class GradientSource(_Source):
         return len(self.index.names)
 
     def header(self, width: int) -> Text | None:
-        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
-                             " contributions (stage)")
         size = self.check_width(width >= 60)
+        room = width - self.name_width - self.value_width - 4 - (size + 1 if size else 0)
+        label = "contributions (stage)" if room >= 21 or not size else "contributions"
+        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
+                             " " + label)
         if size:
             head.truncate(max(width - size - 1, 0), pad=True)
             head.append(" " + "check".rjust(size))
