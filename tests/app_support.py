@@ -53,10 +53,19 @@ def gradient_row(app, name: str) -> tuple[str, str, str, str]:
     view = app.view("gradients")
     row = app.index.gradient_row[name]
     text = view.row_text(row)
+    check = gradient_check(app, name)  # the check column at the row's end: not a contribution
+    if check and text.endswith(check):
+        text = text[:-len(check)].rstrip()
     markers, rest = text[:2], text[2:]
     parts = rest.split(None, 2)
     parts += [""] * (3 - len(parts))
     return markers, parts[0], parts[1], parts[2]
+
+
+def gradient_check(app, name: str) -> str:
+    """The gradient-check column of a gradient-table row, as drawn ("" when blank or absent)."""
+    cell = app.gradient_source.check_cell(name, app.view("gradients")._width())
+    return cell.plain.strip() if cell is not None else ""
 
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")

@@ -64,7 +64,9 @@ async def test_overwriting_equals_is_flagged(tmp_path):
         assert backward.marks_of(2) == {"current", "warning"}
         panel = app.query_one(StepPanel)
         assert panel.has_class("-warning")
-        assert "WARNING: '=' overwrites the contribution of stage 2 to dx" in panel.plain
+        # bpstep check's finding takes the warning line (bpstep/ui/verdicts.py)
+        assert "FIRST MISTAKE (overwrite at a fork, line 12): '=' throws away what stage 2 already gave dx" \
+            in panel.plain
         markers, _, value, contrib = gradient_row(app, "dx")
         assert markers == "▶!" and value == "-4"  # y * da = -4, the first contribution lost
         assert contrib.startswith("1 (2) + -4 (1)")

@@ -53,7 +53,7 @@ async def test_s_runs_one_statement_and_up_undoes_it():
         await pilot.press("s")
         assert app.sub_title == "stage 8 of 8 · step 1 of 12"
         assert current_rows(app, "backward") == [0]
-        assert app.view("backward").row_text(0).startswith(" ▶ 8    │ dnum = invden")
+        assert app.view("backward").row_text(0).startswith(" ▶ ✓  8    │ dnum = invden")
         markers, _, value, contrib = gradient_row(app, "dnum")
         assert markers[0] == "▶" and close(value, REF["dnum"])
         assert "from stage 8" in contrib
@@ -109,11 +109,12 @@ async def test_home_and_end_give_the_true_gradients():
 
 async def test_accumulation_shows_before_plus_contribution_equals_after():
     app = make_app()
-    async with app.run_test(size=(100, 30)) as pilot:
+    # 120 columns: dx is final at step 10, so its row also has its gradient check at the end
+    async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press(*"s" * 10)
         assert app.sub_title == "stage 2 of 8 · step 10 of 12"
         row = app.view("backward").row_text(9)
-        assert row.startswith(" ▶ 2 += │ dx += (1) * dnum")
+        assert row.startswith(" ▶ ✓  2 += │ dx += (1) * dnum")
         match = re.search(r"dx: (\S+) \+ (\S+) = (\S+)", panel(app))
         assert match, panel(app)
         before = REF["dx stage 4"] + REF["dx stage 3"]

@@ -25,3 +25,10 @@ def test_start(snap_compare, name):
 def test_complex_at_the_stage_2_accumulation(snap_compare):
     """Step 10: dx += (1) * dnum, shown as before + contribution = after."""
     assert snap_compare(app_for("complex"), press=["s"] * 10, terminal_size=(80, 24))
+
+
+def test_overwrite_at_its_first_mistake(snap_compare):
+    """complex_overwrite.yaml after `w`: the '=' at a fork flagged, its finding in the step
+    panel, marks on the steps taken, checks on the gradients already final."""
+    app = BpstepApp(load_walk(str(SCENARIOS / "buggy" / "complex_overwrite.yaml")))
+    assert snap_compare(app, press=["w"], terminal_size=(80, 24))

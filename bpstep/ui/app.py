@@ -30,6 +30,7 @@ from bpstep.ui.rowview import RowView
 from bpstep.ui.screens import DetailScreen, GotoStageScreen, SafeCommandPalette, TextScreen
 from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
 from bpstep.ui.steppanel import StepPanel
+from bpstep.ui.verdicts import Verdicts
 
 PANELS = {"forward": "forward code", "cache": "forward cache", "backward": "backward code",
           "gradients": "gradients", "step": "step panel"}
@@ -54,6 +55,8 @@ class BpstepApp(App[None]):
         Binding("c", "continue", "Cont.", tooltip="Run to the next breakpoint (or the end)"),
         Binding("v", "toggle_circuit", "Circuit",
                 tooltip="Show or hide the circuit: values green above the wires, gradients red below"),
+        Binding("w", "first_mistake", "First mistake", show=False,  # the footer keeps ? and q at 80 columns
+                tooltip="Jump to the first step that differs from the derived backward pass"),
         Binding("a", "about", "About", show=False, tooltip="About this scenario"),
         Binding("question_mark", "help", "Help", tooltip="Keys, markers and commands"),
         Binding("q", "quit", "Quit", tooltip="Quit bpstep"),
@@ -72,6 +75,8 @@ class BpstepApp(App[None]):
         self.backward_source = BackwardSource(walk, self.index)
         self.gradient_source = GradientSource(walk, self.index)
         self.sources = (self.forward_source, self.cache_source, self.backward_source, self.gradient_source)
+        self.verdicts = Verdicts(walk)  # step marks and gradient checks, once computed
+        self.backward_source.verdicts = self.gradient_source.verdicts = self.verdicts
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -89,7 +94,29 @@ class BpstepApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._start_verdicts()
         self._show(0, 0, whole=True)
+
+    def _start_verdicts(self) -> None:
+        """Compute the marks and checks now, or in a worker for a large scenario (the first
+        frame is not delayed; they appear when ready)."""
+        verdicts = self.verdicts
+        if not verdicts.background:
+            verdicts.set(verdicts.compute())
+            return
+
+        def work() -> None:
+            result = verdicts.compute()
+            try:
+                self.call_from_thread(self._verdicts_ready, result)
+            except RuntimeError:  # the app has gone
+                pass
+
+        self.run_worker(work, thread=True, group="verdicts", exit_on_error=False)
+
+    def _verdicts_ready(self, result) -> None:
+        self.verdicts.set(result)
+        self._show(self.position, self.position, whole=True)
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """``title — stage k of N · step i of M``; on a narrow screen the position comes first,
@@ -134,9 +161,9 @@ class BpstepApp(App[None]):
         self._show_title()
         self._show_forward(focus, steps)
         self._show_cache(focus)
-        self._show_backward(focus)
+        self._show_backward(focus, steps)
         self._show_gradients(focus, steps)
-        self.query_one(StepPanel).show(walk, focus)
+        self.query_one(StepPanel).show(walk, focus, self.verdicts.finding_text(after))
 
     def _show_forward(self, focus: Focus, steps: list[Step] | None) -> None:
         """The stage being back-propagated; ✓ on the stages the move completed or undid."""
@@ -161,12 +188,16 @@ class BpstepApp(App[None]):
         if marks:
             view.move_cursor_to(reads[0] if reads else own, also=list(marks))
 
-    def _show_backward(self, focus: Focus) -> None:
+    def _show_backward(self, focus: Focus, steps: list[Step] | None) -> None:
+        """The step applied last; the marks of the steps the move took or undid."""
         step = focus.step
         marks = {}
         if step is not None:
             marks[step.index - 1] = frozenset({"current", "warning"} if step.overwrites else {"current"})
-        self.view("backward").set_marks(marks, ())
+        flagged = self.verdicts.flagged_row(focus.position)  # the first mistake, once taken
+        if flagged is not None:
+            marks[flagged] = marks.get(flagged, frozenset()) | {"warning"}
+        self.view("backward").set_marks(marks, None if steps is None else [s.index - 1 for s in steps])
         self.view("backward").move_cursor_to(step.index - 1 if step else 0)
 
     def _show_gradients(self, focus: Focus, steps: list[Step] | None) -> None:
@@ -215,6 +246,13 @@ class BpstepApp(App[None]):
             if self.position < self.walk.total:
                 self.notify("No breakpoint ahead: ran to the end.", timeout=3)
             self.goto(self.walk.total, "continue")
+
+    def action_first_mistake(self) -> None:
+        note = self.verdicts.first_mistake_note()
+        if note is not None:
+            self.notify(note, title="First mistake", timeout=4)
+            return
+        self.goto(self.verdicts.first_position, "first_mistake")
 
     def action_toggle_breakpoint(self) -> None:
         view = self.view("backward")
@@ -303,6 +341,8 @@ class BpstepApp(App[None]):
         yield SystemCommand("Start", "Back to the start of the backward pass", self.action_start)
         yield SystemCommand("End", "Run to the end of the backward pass", self.action_end)
         yield SystemCommand("Continue", "Run to the next breakpoint", self.action_continue)
+        yield SystemCommand("First mistake", "Jump to the first step that differs from the derived "
+                            "backward pass", self.action_first_mistake)
         yield SystemCommand("Toggle breakpoint", "On the statement under the backward cursor",
                             self.action_toggle_breakpoint)
         yield SystemCommand("Toggle circuit", "Show or hide the circuit diagram (values green, "

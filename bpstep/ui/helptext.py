@@ -18,6 +18,11 @@ MARKERS = [
     ("", "+=", "an accumulation: gradients add up where a value forks"),
     ("", "=!", "an '=' that throws away another stage's contribution (the classic bug)"),
     ("", "●", "a breakpoint"),
+    ("", "✓", "step taken, as the rules give it (dim: right, but fed by an earlier mistake)"),
+    ("", "✗", "step taken, with a wrong local gradient"),
+    ("", "=!", "(mark) an overwrite at a fork; ∅ a missing contribution; ⊠ a wrong shape"),
+    ("", "?", "a backward local holding a gradient under another name (a hint)"),
+    ("", "·", "a local of the backward pass (checked where it is used)"),
     ("", "≠", "replay: the recorded step's values differ from the scenario's now"),
     ("forward cache", "›", "a value the statement read"),
     ("", "▶", "the value computed by the stage being back-propagated"),
@@ -45,13 +50,21 @@ fork, what came back along each branch is written where the branch enters its st
 sum under the total. h/j/k/l and the page keys scroll it, f brings the stage back into view,
 and a click on a stage goes to it. Enter on an array (cache or gradients) shows it as a
 heatmap (red positive, blue negative; +/- and shades without colour) with its shape and, for
-a matrix product, the dimension analysis."""
+a matrix product, the dimension analysis.
+
+Each backward step gets a mark once it is taken: the step against what bpstep's derived
+backward pass gives from the gradients the step was given (as `bpstep check` does). The first
+mistake is flagged in the warning colour and its finding is shown in the step panel; w jumps
+to it. The gradients' check column is the central-difference check of each gradient, shown
+once the gradient is final: good (<= 1e-7), kink (<= 1e-4, fine only near a kink),
+suspicious (<= 1e-2), wrong (> 1e-2), not finite, skipped; with the relative error when the
+panel is wide. A large scenario computes both in the background; they appear when ready."""
 
 COMMANDS = """\
-Go to stage…, next/previous stage, start, end, continue, toggle breakpoint, toggle circuit,
-toggle each panel (forward code, forward cache, backward code, gradients, step panel),
-start/stop recording, theme, screenshot, about, help, quit; in a replay, its next/previous
-action, play/pause, faster, slower."""
+Go to stage…, first mistake, next/previous stage, start, end, continue, toggle breakpoint,
+toggle circuit, toggle each panel (forward code, forward cache, backward code, gradients, step
+panel), start/stop recording, theme, screenshot, about, help, quit; in a replay, its
+next/previous action, play/pause, faster, slower."""
 
 ROW_KEYS = {"enter": "on a row: its full value, or run to it (code panels)",
             "j": "move the row cursor down", "k": "move the row cursor up"}

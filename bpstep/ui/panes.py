@@ -15,6 +15,7 @@ from rich.text import Text
 from bpstep.core.engine import Walk
 from bpstep.core.values import brief
 from bpstep.ui.state import Index, comment_of
+from bpstep.ui.verdicts import Verdicts, check_text
 
 StyleOf = Callable[[str], Style]
 
@@ -31,6 +32,7 @@ class _Source:
         self.index = index
         self.style_of: StyleOf = lambda name: Style()  # the RowView showing this source sets it
         self.position = 0
+        self.verdicts: Verdicts | None = None  # step marks and gradient checks (bpstep/ui/verdicts.py)
 
     def header(self, width: int) -> Text | None:
         return None
@@ -81,7 +83,7 @@ class BackwardSource(_Source):
         self.stage_width = max((len(str(s.stage)) for s in walk.steps), default=1)
         self.comments = [comment_of(s.source) for s in walk.steps]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.steps, self.comments)),
-                           default=0) + self.stage_width + 9
+                           default=0) + self.stage_width + 12
 
     def count(self) -> int:
         return self.walk.total
@@ -104,9 +106,11 @@ class BackwardSource(_Source):
             gutter = ("●" if step.index in self.breakpoints else " ", self.style_of("breakpoint"))
         else:
             gutter = ("≠", self.style_of("warn"))
+        mark = self.verdicts.mark(step.index, self.position) if self.verdicts else None
+        mark_cell = (f"{mark.text:<2} ", self.style_of(mark.style) if mark.style else "") if mark else ""
         text = Text.assemble(gutter,
                              ("▶" if "current" in marks else " ", self.style_of("glyph")),
-                             " ", (stage, self.key_style(marks, self.style_of("gutter"))), " ", op,
+                             " ", mark_cell, (stage, self.key_style(marks, self.style_of("gutter"))), " ", op,
                              (" │ ", self.style_of("gutter")), step.code)
         if self.comments[row]:
             text.append("  " + self.comments[row], self.style_of("comment"))
@@ -157,8 +161,15 @@ class GradientSource(_Source):
         return len(self.index.names)
 
     def header(self, width: int) -> Text | None:
-        return Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
-                             " contributions (stage)")
+        size = self.check_width(width >= 60)
+        room = width - self.name_width - self.value_width - 4 - (size + 1 if size else 0)
+        label = "contributions (stage)" if room >= 21 or not size else "contributions"
+        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
+                             " " + label)
+        if size:
+            head.truncate(max(width - size - 1, 0), pad=True)
+            head.append(" " + "check".rjust(size))
+        return head
 
     def render(self, row: int, marks: frozenset[str], width: int) -> Text:
         name = self.index.names[row]
@@ -190,5 +201,32 @@ class GradientSource(_Source):
         if local and value is not None:
             parts.append("  local", self.style_of("comment"))
         rest = width - self.name_width - self.value_width - 4
-        return Text.assemble((first + second, self.style_of("glyph")), name_cell, " ", value_cell, " ",
+        check = self.check_cell(name, width)
+        if check is not None:
+            rest -= check.cell_len + 1
+        line = Text.assemble((first + second, self.style_of("glyph")), name_cell, " ", value_cell, " ",
                              _cell(parts, rest))
+        if check is not None:
+            line.append(" ")
+            line.append_text(check)
+        return line
+
+    def check_cell(self, name: str, width: int) -> Text | None:
+        """The gradient's central-difference verdict, right-aligned at the row's end, once it is
+        final at the position (blank before); None when there are no checks to show."""
+        verdicts = self.verdicts
+        if verdicts is None or verdicts.report is None:
+            return None
+        wide = width >= 60
+        size = self.check_width(wide)
+        result = verdicts.check(name, self.position)
+        if result is None:
+            return Text(" " * size)
+        glyph = check_text(result, wide)
+        return Text(glyph.text.rjust(size), style=self.style_of(glyph.style))
+
+    def check_width(self, wide: bool) -> int:
+        report = self.verdicts.report if self.verdicts else None
+        if report is None:
+            return 0
+        return max([5] + [len(check_text(r, wide).text) for r in report.results.values()])

@@ -25,6 +25,9 @@ ROW_STYLES = ("stage", "read", "changed", "written", "warning", "current")
 # row's key cell (a name or a stage number), so that the cursor never hides a row's marks.
 TEXT_STYLES = ("glyph", "gutter", "comment", "accum", "warn", "breakpoint", "local", "discarded", "cursor",
                "differs")
+# step marks and gradient checks (bpstep/ui/verdicts.py)
+TEXT_STYLES += ("mark-ok", "mark-stale", "mark-bad", "mark-first", "mark-hint",
+                "check-good", "check-kink", "check-suspicious", "check-wrong")
 
 
 class RowSource(Protocol):

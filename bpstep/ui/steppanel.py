@@ -14,12 +14,17 @@ from bpstep.ui.state import Focus, hint_for
 class StepPanel(Static):
     """Code; effect (``before + contribution = after`` for a ``+=``) and reads; a warning."""
 
-    def show(self, walk: Walk, focus: Focus) -> None:
+    def show(self, walk: Walk, focus: Focus, finding: tuple[str, bool] | None = None) -> None:
+        """``finding``: a mistake found at this step by ``bpstep check``'s verify, and whether it
+        is the first (bpstep/ui/verdicts.py); it takes the third line."""
         self.lines = step_lines(walk, focus)
+        if finding is not None:
+            text, first = finding
+            self.lines[2:] = [Text(("⚑ " if first else "") + text, style="bold")]
         step = focus.step
         self.border_title = (f"Step {step.index} · stage {step.stage} · line {step.line}" if step
                              else "Start")
-        self.set_class(bool(step and step.overwrites), "-warning")
+        self.set_class(bool(step and step.overwrites) or finding is not None, "-warning")
         self.update(Text("\n").join(self.lines), layout=False)  # fixed height: no relayout per step
 
     @property

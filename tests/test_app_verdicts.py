@@ -1,0 +1,178 @@
+"""Step marks, the first-mistake flag and `w`, and the gradient-check column (bpstep/ui/verdicts.py).
+
+Where the mistake is comes from the scenario file itself (the line with the bug, counted among
+the backward statements), not from the checker under test.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from app_support import COMPLEX, SCENARIOS, gradient_check
+from bpstep.core.engine import load_walk, run_text
+from bpstep.ui.app import BpstepApp
+from bpstep.ui.steppanel import StepPanel
+from bpstep.ui.verdicts import SYNC_STEPS, Verdicts
+
+OVERWRITE = str(SCENARIOS / "buggy" / "complex_overwrite.yaml")
+FAILING_GLYPHS = {"✗", "=!", "∅", "⊠"}
+
+
+def mark(app, row: int) -> str:
+    """The mark column of a backward row (after the breakpoint gutter and the ▶)."""
+    return app.view("backward").row_text(row)[3:5].strip()
+
+
+def statement_position(path: str, needle: str) -> int:
+    """The position (1-based count of backward statements run) of the backward line containing
+    ``needle``, counted in the file: non-blank, non-comment lines of the backward: block."""
+    lines = open(path, encoding="utf-8").read().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("backward:"))
+    count = 0
+    for line in lines[start + 1:]:
+        code = line.strip()
+        if not code or code.startswith("#"):
+            continue
+        count += 1
+        if needle in line:
+            return count
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def messages(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_marks_appear_as_steps_are_taken_and_the_first_mistake_is_flagged():
+    bug = statement_position(OVERWRITE, "should be +=")  # dx = ... at stage 3: the '=' at a fork
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(120, 40)) as pilot:
+        backward = app.view("backward")
+        assert all(mark(app, row) == "" for row in range(app.walk.total))  # nothing taken yet
+        await pilot.press("s", "s", "s")
+        assert [mark(app, row) for row in range(4)] == ["✓", "?", "✓", ""]  # dinven: a misnamed hint
+        await pilot.press(*"s" * (bug - 1 - 3))
+        assert app.position == bug - 1
+        assert all(mark(app, row) == "✓" for row in range(2, bug - 1))
+        assert mark(app, bug - 1) == "" and "warning" not in backward.marks_of(bug - 1)
+        await pilot.press("s")  # take the wrong step
+        assert mark(app, bug - 1) == "=!"
+        assert "warning" in backward.marks_of(bug - 1)
+        panel = app.query_one(StepPanel)
+        assert "FIRST MISTAKE" in panel.plain and "use +=" in panel.plain
+        assert panel.has_class("-warning")
+        await pilot.press("s")  # past it: still flagged; the next step's panel has no finding
+        assert "warning" in backward.marks_of(bug - 1)
+        assert "FIRST MISTAKE" not in panel.plain
+        assert mark(app, bug) == "✓"  # right by the rule, from the (wrong) dx it was given
+        await pilot.press("up", "up")
+        assert mark(app, bug - 1) == "" and "warning" not in backward.marks_of(bug - 1)
+
+
+async def test_w_jumps_to_the_first_mistake():
+    bug = statement_position(OVERWRITE, "should be +=")
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("end", "w")
+        assert app.position == bug
+        assert app.walk.step(bug).code.startswith("dx = ((1 - sigx) * sigx) * dsigx")
+        await pilot.press("home", "w")
+        assert app.position == bug
+        assert not any("No mistake" in m for m in messages(app))
+
+
+async def test_a_correct_pass_has_only_ok_marks_and_w_says_so():
+    app = BpstepApp(load_walk(COMPLEX))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("end")
+        walk = app.walk
+        for step in walk.steps:
+            expected = "✓" if walk.is_gradient(step.target) else "?"  # dinven is the notes' local
+            assert mark(app, step.index - 1) == expected, step.code
+        assert not any("warning" in app.view("backward").marks_of(r) for r in range(walk.total))
+        await pilot.press("w")
+        assert app.position == walk.total  # stayed
+        assert any(m.startswith("No mistake") for m in messages(app))
+
+
+async def test_first_mistake_is_a_palette_command():
+    bug = statement_position(OVERWRITE, "should be +=")
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"First mistake")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.position == bug
+
+
+async def test_gradient_check_column():
+    good = BpstepApp(load_walk(COMPLEX))
+    async with good.run_test(size=(120, 40)) as pilot:
+        dx_final = max(s.index for s in good.walk.steps if s.target == "dx")
+        await pilot.press(*"s" * (dx_final - 1))
+        assert gradient_check(good, "dx") == ""  # not final yet: more is added later
+        await pilot.press("s")
+        assert gradient_check(good, "dx").split()[0] == "good"
+        assert "check" in good.view("gradients").header_text()
+    bad = BpstepApp(load_walk(OVERWRITE))
+    async with bad.run_test(size=(120, 40)) as pilot:
+        await pilot.press("end")
+        assert gradient_check(bad, "dx").split()[0] == "wrong"
+        assert gradient_check(bad, "dy").split()[0] == "good"  # the bug only loses part of dx
+
+
+async def test_gradient_check_is_coloured_by_its_verdict():
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("end")
+        source = app.gradient_source
+        width = app.view("gradients")._width()
+        wrong = source.check_cell("dx", width).style
+        good = source.check_cell("dy", width).style
+        assert wrong == source.style_of("check-wrong") and good == source.style_of("check-good")
+        assert wrong.color != good.color
+
+
+def chain(n: int, bad: int | None = None) -> str:
+    """v_i = 1.5 * v_(i-1); the backward statement for stage ``bad`` uses 2.5 (a wrong local gradient)."""
+    forward = "\n".join(f"  v{i} = v{i - 1} * 1.5" for i in range(1, n + 1))
+    backward = "\n".join(f"  dv{i - 1} = {2.5 if i == bad else 1.5} * dv{i}" for i in range(n, 0, -1))
+    return f"bpstep: 1\ntitle: chain of {n}\ninputs:\n  v0: 0.5\nforward: |\n{forward}\nbackward: |\n{backward}\n"
+
+
+async def test_a_large_scenario_gets_its_verdicts_from_a_worker(monkeypatch):
+    """Above SYNC_STEPS the first frame comes before the verdicts; they appear when ready."""
+    n = SYNC_STEPS + 50
+    bad = n - 9  # the 10th backward statement
+    release = threading.Event()
+    compute = Verdicts.compute
+
+    def held(self):
+        assert release.wait(30)
+        return compute(self)
+
+    monkeypatch.setattr(Verdicts, "compute", held)
+    app = BpstepApp(run_text(chain(n, bad), "chain.yaml"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "s")
+        assert not app.verdicts.ready and mark(app, 0) == ""  # drawn and stepping without them
+        await pilot.press("w")
+        assert app.position == 2 and any("Still checking" in m for m in messages(app))
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.verdicts.ready and mark(app, 0) == "✓" and mark(app, 1) == "✓"
+        await pilot.press("w")
+        assert app.position == 10
+        assert mark(app, 9) == "✗" and "warning" in app.view("backward").marks_of(9)
+
+
+def test_help_lists_the_key_and_the_marks():
+    from bpstep.ui.helptext import help_text
+
+    text = help_text(BpstepApp(load_walk(COMPLEX))).plain
+    assert any(line.startswith("w ") and "first step that differs" in line for line in text.splitlines())
+    for glyph in ("✗", "∅", "⊠"):
+        assert glyph in text
