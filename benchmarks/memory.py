@@ -31,8 +31,11 @@ backward: |
 STEPPER = """
 import resource, sys
 from bpstep.core.engine import load_walk
+from bpstep.core.expr import Limits
 import bpstep.ui.app  # the same imports as the app
-walk = load_walk(sys.argv[1])
+# this scenario keeps ~2,000 arrays of 256x256: above the default total of a run (a budget
+# against hostile files), as --max-total-elements allows
+walk = load_walk(sys.argv[1], Limits(max_total_elements=10**9))
 for p in range(walk.total + 1):
     step = walk.step(p)
     if step is not None:

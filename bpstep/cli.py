@@ -30,19 +30,31 @@ up previous statement, home/end, g go to stage, b breakpoint, c continue, ? help
 """
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _limit_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("limits (checked before any work is done)")
-    group.add_argument("--max-file-bytes", type=int, default=DEFAULT_LIMITS.max_file_bytes,
+    group.add_argument("--max-file-bytes", type=_positive, default=DEFAULT_LIMITS.max_file_bytes,
                        metavar="N", help="largest scenario file (default %(default)s)")
-    group.add_argument("--max-statements", type=int, default=DEFAULT_LIMITS.max_statements,
+    group.add_argument("--max-statements", type=_positive, default=DEFAULT_LIMITS.max_statements,
                        metavar="N", help="most statements in one code block (default %(default)s)")
-    group.add_argument("--max-elements", type=int, default=DEFAULT_LIMITS.max_elements,
+    group.add_argument("--max-elements", type=_positive, default=DEFAULT_LIMITS.max_elements,
                        metavar="N", help="most elements in one array (default %(default)s)")
+    group.add_argument("--max-total-elements", type=_positive, default=DEFAULT_LIMITS.max_total_elements,
+                       metavar="N", help="most elements of all the values a run keeps (default %(default)s)")
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
     return Limits(max_file_bytes=args.max_file_bytes, max_statements=args.max_statements,
-                  max_elements=args.max_elements)
+                  max_elements=args.max_elements, max_total_elements=args.max_total_elements)
 
 
 def _tui_parser() -> argparse.ArgumentParser:
@@ -179,6 +191,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = _command_parsers()
+    args = None
     try:
         if argv and argv[0] in commands:
             parser, handler = commands[argv[0]]
@@ -196,3 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except (Exception, MemoryError) as exc:  # a bug of bpstep's: still one line, never a traceback
+        where = getattr(args, "scenario", None) or "bpstep"
+        print(f"{where}:1:1: error: bpstep failed on this input ({type(exc).__name__}: "
+              f"{str(exc)[:200]}); this is a bug in bpstep, please report it", file=sys.stderr)
+        return 2

@@ -126,3 +126,41 @@ def test_installed_command_on_the_whole_corpus(bpstep_bin, tmp_path):
         check_one_line(err, path, line, col, words)
     # The largest child stayed far below 300 MB (ru_maxrss is in KiB on Linux).
     assert report["peak_kib"] < 300 * 1024
+
+
+def test_limits_must_be_positive(capsys):
+    from pathlib import Path
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--max-statements", "-50", str(Path(__file__).parent.parent / "scenarios" / "sigmoid.yaml")])
+    assert exit_.value.code == 2
+    assert "must be at least 1, not -50" in capsys.readouterr()[1]
+
+
+def test_numerical_trouble_prints_no_numpy_warnings(tmp_path, bpstep_bin):
+    """inf and nan are values: run, check and derive keep stderr empty (exit 0)."""
+    path = tmp_path / "nan.yaml"
+    path.write_text("bpstep: 1\ntitle: t\ninputs: {x: -2.0, s: 0.0}\nforward: |\n"
+                    "  a = np.sqrt(x)\n  b = np.log(s)\n  f = a + b * x\n")
+    for command in (["run"], ["check"], ["derive"]):
+        proc = subprocess.run([bpstep_bin, *command, str(path)], capture_output=True, text=True, timeout=120)
+        assert proc.returncode in (0, 1), (command, proc.stderr)
+        assert proc.stderr == "", (command, proc.stderr)
+
+
+def test_hint_search_is_bounded():
+    """The misspelled-gradient hints compare against every forward name: only a bounded number
+    of backward locals are looked at, so thousands of them cannot make a run quadratic."""
+    from bpstep.core import engine
+
+    forward = "".join(f"  a{i} = x * {i + 1}\n" for i in range(300))
+    backward = "".join(f"  da{i}x = 1.0 #(1)\n" for i in range(300))
+    calls = []
+    real = engine.difflib.get_close_matches
+    engine.difflib.get_close_matches = lambda *a, **k: calls.append(1) or real(*a, **k)
+    try:
+        walk = engine.run_text(f"bpstep: 1\ntitle: t\ninputs: {{x: 1.0}}\nforward: |\n{forward}backward: |\n{backward}")
+    finally:
+        engine.difflib.get_close_matches = real
+    assert len(calls) == engine.MAX_HINT_CHECKS
+    assert walk.hints and len(walk.hints) <= engine.MAX_HINT_CHECKS

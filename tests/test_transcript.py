@@ -303,3 +303,29 @@ def test_transcript_modules_stay_pure():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _header_line(tmp_path, walk) -> str:
+    path = tmp_path / "h.jsonl"
+    TranscriptWriter.open(str(path), walk, "scenarios/complex.yaml").close()
+    return path.read_text().splitlines()[0]
+
+
+def test_a_forged_huge_move_is_refused_without_building_it(tmp_path, walk):
+    """A hostile line claiming a move of 3e9 steps: an error naming the line, at once."""
+    path = tmp_path / "forged.jsonl"
+    action = {"type": "action", "n": 1, "action": "x", "t": 0, "before": 0, "after": 3_000_000_000, "steps": []}
+    path.write_text(_header_line(tmp_path, walk) + "\n" + json.dumps(action) + "\n")
+    with pytest.raises(ScenarioError) as err:
+        read(str(path))
+    assert err.value.line == 2 and "3000000000 steps" in err.value.message
+
+
+def test_deeply_nested_values_are_an_error_not_a_crash(tmp_path, walk):
+    path = tmp_path / "deep.jsonl"
+    step = '{"index": 1, "contribution": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    line = '{"type": "action", "n": 1, "action": "s", "t": 0, "before": 0, "after": 1, "steps": [' + step + "]}"
+    path.write_text(_header_line(tmp_path, walk) + "\n" + line + "\n")
+    with pytest.raises(ScenarioError) as err:
+        read(str(path))
+    assert err.value.line == 2 and "nested too deeply" in err.value.message

@@ -102,10 +102,12 @@ def load_check(path: str, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
     """Load, run and check a scenario; every ScenarioError carries ``path``."""
     from bpstep.core.engine import load_walk
     from bpstep.core.errors import ScenarioError
+    from bpstep.core.expr import quiet
 
     walk = load_walk(path, limits)
     try:
-        return check(walk, limits)
+        with quiet():  # inf and nan are values: no numpy warnings on stderr
+            return check(walk, limits)
     except ScenarioError as exc:
         exc.path = path
         raise

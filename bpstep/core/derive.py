@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, shape_of
+from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, quiet, shape_of
 from bpstep.core.program import Statement, _segment, parse_block
 from bpstep.core.codetext import atom, unbroadcast
 from bpstep.core.rules import RULES, Op, classify, vjp
@@ -57,7 +57,8 @@ def load_derivation(path: str, limits: Limits = DEFAULT_LIMITS) -> Derivation:
 
     scenario = load(path, limits)
     try:
-        return derive(scenario, limits)
+        with quiet():  # inf and nan are values: no numpy warnings on stderr
+            return derive(scenario, limits)
     except ScenarioError as exc:
         exc.path = path
         raise

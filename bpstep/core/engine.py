@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import contextvars
 import difflib
 import gc
 from collections import ChainMap
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Limits, Value, Walker, fmt_shape, quiet,
+from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, fmt_shape, quiet,
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
@@ -225,9 +226,17 @@ def load_walk(path: str, limits: Limits = DEFAULT_LIMITS) -> Walk:
         raise
 
 
+_BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("bpstep_budget", default=None)
+
+
 def _evaluate(statement: Statement, env, rng, limits: Limits) -> tuple[Value, list[str]]:
-    walker = Walker(env, statement.block, rng=rng, limits=limits)
+    """Evaluate a statement's right-hand side, counting what it keeps against the run's
+    budget (set by run(); every value a statement produces is kept by the cache or a step)."""
+    budget = _BUDGET.get()
+    walker = Walker(env, statement.block, rng=rng, limits=limits, budget=budget)
     value = walker.evaluate(statement.value, statement.depth)
+    if budget is not None:
+        budget.keep(value, statement.error)
     return value, walker.reads
 
 
@@ -336,8 +345,12 @@ def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
 
     ``backward`` replaces the scenario's own backward statements (the derivation uses it).
     """
-    with _bulk():
-        return _run(scenario, limits, backward)
+    token = _BUDGET.set(Budget(limits))
+    try:
+        with _bulk():
+            return _run(scenario, limits, backward)
+    finally:
+        _BUDGET.reset(token)
 
 
 def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -> Walk:
@@ -445,16 +458,22 @@ def _kind(name: str, grads: dict[str, Value], known: set[str]) -> str:
     return "forward"
 
 
+MAX_HINT_CHECKS = 50
+
+
 def _hints(backward: list[Statement], known: set[str]) -> list[str]:
     """Backward locals that look like misspelled gradient names (the notes' ``dinven``)."""
     hints = []
     seen = set()
+    candidates = sorted(known)
     for statement in backward:
         name = statement.target
         if name in seen or not name.startswith("d") or len(name) < 3 or name[1:] in known:
             continue
         seen.add(name)
-        close = difflib.get_close_matches(name[1:], sorted(known), n=1, cutoff=0.75)
+        if len(seen) > MAX_HINT_CHECKS:  # difflib against every name: bounded, not quadratic
+            break
+        close = difflib.get_close_matches(name[1:], candidates, n=1, cutoff=0.75)
         if close:
             hints.append(f"line {statement.line}: {name} is not a gradient name (no forward value is "
                          f"called '{name[1:]}'), so it is a local of the backward pass; did you mean "

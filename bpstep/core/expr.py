@@ -38,6 +38,34 @@ class Limits:
     max_elements: int = 4_000_000  # elements of any one array (32 MB of float64)
     max_matmul_work: int = 1_000_000_000  # multiply-adds of one matrix product
     max_depth: int = 100  # nesting depth of one expression
+    max_dims: int = 16  # dimensions of any one array
+    max_total_elements: int = 24_000_000  # all values a run keeps (192 MB of float64)
+    max_total_work: int = 10_000_000_000  # multiply-adds of all matrix products of a run
+
+
+class Budget:
+    """What a whole run has used so far, against the totals of its Limits: without it a small
+    file of many statements could fill the memory or run for minutes, each statement within
+    the per-array limits."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self.elements = 0
+        self.work = 0
+
+    def keep(self, value: Any, error: Callable[[str], ScenarioError]) -> None:
+        """Count a value the run keeps (a cache entry, a step's result)."""
+        self.elements += int(np.size(value))
+        if self.elements > self.limits.max_total_elements:
+            raise error(f"the values kept so far add up to {self.elements} elements; the limit for "
+                        f"a whole run is {self.limits.max_total_elements} (raise it with "
+                        "--max-total-elements)")
+
+    def spend(self, work: int, error: Callable[[str], ScenarioError]) -> None:
+        self.work += work
+        if self.work > self.limits.max_total_work:
+            raise error(f"the matrix products so far need {self.work} multiply-adds; the limit for "
+                        f"a whole run is {self.limits.max_total_work}")
 
 
 DEFAULT_LIMITS = Limits()
@@ -207,6 +235,7 @@ class Walker:
     rng: np.random.RandomState | None = None
     limits: Limits = DEFAULT_LIMITS
     reads: list[str] = field(default_factory=list)
+    budget: Budget | None = None  # the run's totals (the engine gives one; other callers need not)
 
     # -- entry points -------------------------------------------------------------------
     def evaluate(self, node: ast.AST, depth: int | None = None) -> Value:
@@ -228,7 +257,11 @@ class Walker:
         return self._error(node, f"{what} is not allowed in bpstep expressions; allowed: {ALLOWED}")
 
     def _check_size(self, node: ast.AST, shape: tuple[int, ...], what: str) -> None:
-        size = math.prod(shape)
+        if len(shape) > self.limits.max_dims:
+            raise self._error(node, f"{what} would make an array of {len(shape)} dimensions; the "
+                                    f"limit is {self.limits.max_dims}")
+        # a zero-length axis must not hide the others: (0, 10**12) is refused as 10**12
+        size = math.prod(max(d, 1) for d in shape)
         if size > self.limits.max_elements:
             raise self._error(node, f"{what} would make an array of shape {fmt_shape(shape)} "
                                     f"({size} elements); the limit is {self.limits.max_elements}")
@@ -268,6 +301,8 @@ class Walker:
         if work > self.limits.max_matmul_work:
             raise self._error(node, f"{op} of {fmt_shape(sa)} and {fmt_shape(sb)} needs {work} "
                                     f"multiply-adds; the limit is {self.limits.max_matmul_work}")
+        if self.budget is not None:
+            self.budget.spend(work, lambda message: self._error(node, message))
         return shape
 
     def _int(self, node: ast.AST, value: Any, what: str) -> int:
@@ -494,6 +529,7 @@ class Walker:
             if not -ndim - 1 <= axis <= ndim:
                 raise self._error(node, f"axis {axis} is out of range for {name} of a value of shape "
                                         f"{fmt_shape(shape_of(args[0]))}")
+            self._check_size(node, shape_of(args[0]) + (1,), name)
             return np.expand_dims(args[0], axis)
         if kind == "outer":
             if any(np.ndim(a) != 1 for a in args):

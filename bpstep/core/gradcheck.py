@@ -42,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, fmt_shape, qualified_name, shape_of, to_value
+from bpstep.core.expr import (DEFAULT_LIMITS, Limits, Walker, fmt_shape, qualified_name, quiet, shape_of,
+                              to_value)
 from bpstep.core.versions import Timeline, timeline
 
 H = 1e-5
@@ -132,6 +133,11 @@ class _Target:
 def check_walk(walk, h: float = H, max_elements: int = MAX_ELEMENTS, budget: int = BUDGET,
                limits: Limits = DEFAULT_LIMITS) -> CheckReport:
     """Check every gradient of ``walk`` (a :class:`bpstep.core.engine.Walk`)."""
+    with quiet():  # inf and nan are values here: numpy must not print warnings about them
+        return _check_walk(walk, h, max_elements, budget, limits)
+
+
+def _check_walk(walk, h: float, max_elements: int, budget: int, limits: Limits) -> CheckReport:
     line = timeline(walk.cache)
     replay = _Replay(walk, line, limits)
     base = replay.output(-1, None, None)

@@ -172,7 +172,8 @@ def _describe(value: Any) -> str:
         return "true/false"
     if isinstance(value, (int, float)):
         return f"the number {value}"
-    return f"'{value}'"
+    text = str(value)
+    return f"'{text[:40]}…'" if len(text) > 40 else f"'{text}'"  # never echo a whole file
 
 
 def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
@@ -196,12 +197,15 @@ def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
     return CodeBlock.at(key, text, line, col)
 
 
-def _number_list(node: yaml.Node, where: str) -> Any:
+def _number_list(node: yaml.Node, where: str, depth: int = 0, max_dims: int = 16) -> Any:
     """A number or a (nested, rectangular) list of numbers from YAML."""
     if isinstance(node, yaml.SequenceNode):
+        if depth >= max_dims:
+            raise _error(node, f"{where}: lists nested more than {max_dims} deep; the limit on "
+                               "dimensions is " + str(max_dims))
         if not node.value:
             raise _error(node, f"{where}: an empty list is not a value")
-        items = [_number_list(item, where) for item in node.value]
+        items = [_number_list(item, where, depth + 1, max_dims) for item in node.value]
         shapes = {np.shape(item) for item in items}
         if len(shapes) != 1:
             raise _error(node, f"{where}: nested lists must be rectangular, not rows of shapes "
@@ -215,10 +219,13 @@ def _number_list(node: yaml.Node, where: str) -> Any:
 
 def _literal(node: yaml.Node, where: str, limits: Limits) -> Literal:
     try:
-        data = _number_list(node, where)
+        data = _number_list(node, where, 0, limits.max_dims)
     except RecursionError:
         raise _error(node, f"{where}: lists are nested too deeply") from None
-    size = int(np.prod(np.shape(data))) if isinstance(data, list) else 1
+    shape = np.shape(data) if isinstance(data, list) else ()
+    if len(shape) > limits.max_dims:
+        raise _error(node, f"{where}: {len(shape)} dimensions; the limit is {limits.max_dims}")
+    size = int(np.prod(shape))
     if size > limits.max_elements:
         raise _error(node, f"{where}: {size} elements; the limit is {limits.max_elements}")
     return Literal(to_value(np.array(data, dtype=np.float64)), *_mark(node))

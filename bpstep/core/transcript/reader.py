@@ -126,6 +126,8 @@ def _json(line: str, last_unterminated: bool, first: bool) -> dict[str, Any]:
         raise _BadJSON("empty line; every line of a transcript is one JSON object", 1)
     try:
         obj = json.loads(line, parse_constant=_reject_constant)
+    except RecursionError:
+        raise _BadJSON("values are nested too deeply", 1) from None
     except json.JSONDecodeError as exc:
         if last_unterminated:
             raise _BadJSON("the last line is cut short (no newline and not complete JSON): the session "
@@ -248,7 +250,8 @@ def _action(obj: dict, line: int, expected: int) -> Action:
     if obj.get("move", move) != move:
         raise _Bad(f"\"move\" says {obj['move']!r} but the position goes from {before} to {after}", "move")
     steps = tuple(_step(s, within) for s, within in _entries(obj, "steps", "index", "a list of steps"))
-    wanted = steps_between(before, after)
+    # compare the counts first: a forged move of 3e9 steps must not build a list of 3e9 indices
+    wanted = steps_between(before, after) if len(steps) == abs(after - before) else f"{abs(after - before)} steps"
     if [s.index for s in steps] != wanted:
         raise _Bad(f"the steps recorded ({[s.index for s in steps]}) are not the ones a move from "
                    f"{before} to {after} {'applies' if after >= before else 'undoes'} ({wanted})", "steps")
