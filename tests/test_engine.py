@@ -201,3 +201,22 @@ backward: |
 """)
     assert np.isinf(w.cache_value("a")) and np.isnan(w.cache_value("b"))
     assert np.isinf(w.final_gradients()["dx"])
+
+
+def test_gradient_of_an_earlier_version_belongs_to_the_stage_that_read_it():
+    """x is re-bound; dx_1 (the input's gradient) without a marker goes to stage 1, which read
+    x#1, not to the stage of the line before it. f = 3 * (2x + 1), so df/dx = 6."""
+    w = run_text("""bpstep: 1
+title: rebound
+inputs: {x: 1.5}
+forward: |
+  a = x * 2
+  x = a + 1
+  f = x * 3
+backward: |
+  dx = 3 * df
+  da = dx
+  dx_1 = 2 * da
+""")
+    assert [(s.target, s.stage) for s in w.steps] == [("dx", 3), ("da", 2), ("dx_1", 1)]
+    assert w.final_gradients()["dx_1"] == pytest.approx(6.0)

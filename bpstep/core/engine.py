@@ -362,7 +362,9 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     forward = number_forward(parse_block(scenario.forward, limits))
     if not forward:
         raise scenario.forward.error("'forward' has no statements; write at least one stage")
+    seen: list[tuple[Statement, dict[str, int]]] = []  # the version of each name a stage read
     for statement in forward:
+        seen.append((statement, {n: versions[n] for n in statement.reads if n in versions}))
         value, _ = _evaluate(statement, env, None, limits)
         value = env[statement.target] = _assign(statement, env, value)
         versions[statement.target] = versions.get(statement.target, 0) + 1
@@ -403,7 +405,16 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             raise statement.error(f"the backward pass assigns '{statement.target}', which is "
                                   f"{entry.label}, an earlier value of '{entry.name}'; assign a new "
                                   "local name")
-    backward = attribute_backward(backward, forward, known)
+    # which stages read each value, by the name the backward pass gives it: x for the last
+    # version of x, x_1 for an earlier one (so that dx_1 belongs to the stage that read x#1)
+    alias_of = {(e.name, e.version): name for name, e in alias_entries.items()}
+    readers: dict[str, list[Statement]] = {}
+    for statement, read in seen:
+        for name, version in read.items():
+            key = name if version == versions[name] else alias_of.get((name, version))
+            if key is not None:
+                readers.setdefault(key, []).append(statement)
+    backward = attribute_backward(backward, forward, known | set(alias_entries), readers)
     backward = sorted(backward, key=lambda s: -s.stage)  # stable: source order within a stage
     forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
     # dv is a gradient for every forward name v, earlier versions (c_1) included

@@ -186,14 +186,16 @@ def number_forward(statements: list[Statement]) -> list[Statement]:
 
 
 def attribute_backward(statements: list[Statement], forward: list[Statement],
-                       known: set[str]) -> list[Statement]:
-    """Give each backward statement its stage (see the module docstring)."""
+                       known: set[str], readers: dict[str, list[Statement]] | None = None) -> list[Statement]:
+    """Give each backward statement its stage (see the module docstring). ``readers`` maps a
+    value's backward name to the forward statements that read it (default: by name)."""
     stages = sorted(s.stage for s in forward)
     stage_set = set(stages)
-    readers: dict[str, list[Statement]] = {}
+    by_name: dict[str, list[Statement]] = {}
     for stmt in forward:
         for name in stmt.reads:
-            readers.setdefault(name, []).append(stmt)
+            by_name.setdefault(name, []).append(stmt)
+    readers = by_name if readers is None else readers
     out: list[Statement] = []
     previous = stages[-1] if stages else 1
     for statement in statements:
@@ -204,7 +206,10 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
                                       f"pass has stages {shown}")
             stage = statement.marker
         elif statement.target.startswith("d") and statement.target[1:] in known:
-            stage = _reader_stage(statement, readers.get(statement.target[1:], []))
+            # by version first (dx_1: the stages that read x#1); a pass that reuses one name for
+            # every version (dc = 3 * dc) falls back to the stages that read the name at all
+            value = statement.target[1:]
+            stage = _reader_stage(statement, readers.get(value) or by_name.get(value, []))
         else:
             stage = previous
         previous = stage
