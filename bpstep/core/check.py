@@ -101,13 +101,9 @@ def _inputs(walk: Walk) -> set[str]:
 def load_check(path: str, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
     """Load, run and check a scenario; every ScenarioError carries ``path``."""
     from bpstep.core.engine import load_walk
-    from bpstep.core.errors import ScenarioError
+    from bpstep.core.errors import reported_at
     from bpstep.core.expr import quiet
 
     walk = load_walk(path, limits)
-    try:
-        with quiet():  # inf and nan are values: no numpy warnings on stderr
-            return check(walk, limits)
-    except ScenarioError as exc:
-        exc.path = path
-        raise
+    with reported_at(path), quiet():  # inf and nan are values: no numpy warnings on stderr
+        return check(walk, limits)

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from bpstep.core.errors import ScenarioError
+from bpstep.core.errors import reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, quiet, shape_of
 from bpstep.core.program import Statement, _segment, parse_block
 from bpstep.core.codetext import atom, unbroadcast
@@ -56,12 +56,8 @@ def load_derivation(path: str, limits: Limits = DEFAULT_LIMITS) -> Derivation:
     from bpstep.core.scenario import load
 
     scenario = load(path, limits)
-    try:
-        with quiet():  # inf and nan are values: no numpy warnings on stderr
-            return derive(scenario, limits)
-    except ScenarioError as exc:
-        exc.path = path
-        raise
+    with reported_at(path), quiet():  # inf and nan are values: no numpy warnings on stderr
+        return derive(scenario, limits)
 
 
 def derive_backward(forward: Iterable[Statement], cache: Iterable[Any], output: str,

@@ -19,7 +19,7 @@ from collections import ChainMap
 from dataclasses import dataclass, field
 import numpy as np
 
-from bpstep.core.errors import ScenarioError
+from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, fmt_shape, quiet,
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
@@ -219,11 +219,8 @@ class Walk:
 def load_walk(path: str, limits: Limits = DEFAULT_LIMITS) -> Walk:
     """Load and run a scenario; every ScenarioError carries ``path``."""
     scenario = load(path, limits)
-    try:
+    with reported_at(path):
         return run(scenario, limits)
-    except ScenarioError as exc:
-        exc.path = path
-        raise
 
 
 _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("bpstep_budget", default=None)
@@ -496,10 +493,7 @@ def run_text(text: str, path: str = "<scenario>", limits: Limits = DEFAULT_LIMIT
     """Parse and run a scenario given as text (for tests and tools)."""
     from bpstep.core.scenario import parse
 
-    try:
+    with reported_at(path):
         return run(parse(text, path, "", limits), limits)
-    except ScenarioError as exc:
-        exc.path = path
-        raise
 
 

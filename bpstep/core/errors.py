@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 
 class ScenarioError(Exception):
     """A problem with a scenario, reported as ``PATH:LINE:COL: error: MESSAGE``.
@@ -22,3 +24,13 @@ class ScenarioError(Exception):
 
     def __str__(self) -> str:
         return self.format()
+
+
+@contextlib.contextmanager
+def reported_at(path: str):
+    """Every ScenarioError raised inside carries ``path``, the file it is about."""
+    try:
+        yield
+    except ScenarioError as exc:
+        exc.path = path
+        raise

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from bpstep.core.errors import ScenarioError
+from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, fmt_shape, to_value
 from bpstep.core.source import CodeBlock
 
@@ -259,11 +259,8 @@ def _inputs(node: yaml.Node, raw_lines: list[str], limits: Limits) -> tuple[Inpu
 
 def load(path: str, limits: Limits = DEFAULT_LIMITS) -> Scenario:
     """Load and check the structure of a scenario file. Raises ScenarioError with ``path`` set."""
-    try:
+    with reported_at(path):
         return _load(path, limits)
-    except ScenarioError as exc:
-        exc.path = path
-        raise
 
 
 def _load(path: str, limits: Limits) -> Scenario:
