@@ -19,8 +19,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from typing import TYPE_CHECKING
+
 from bpstep.core.engine import Step, Walk
-from bpstep.core.transcript import TranscriptWriter
 from bpstep.ui.circuitview import CircuitPanel
 from bpstep.ui.detail import cache_detail, gradient_detail
 from bpstep.ui.helptext import about_markdown, help_text
@@ -31,6 +32,9 @@ from bpstep.ui.screens import DetailScreen, GotoStageScreen, SafeCommandPalette,
 from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
 from bpstep.ui.steppanel import StepPanel
 from bpstep.ui.verdicts import Verdicts
+
+if TYPE_CHECKING:
+    from bpstep.core.transcript import TranscriptWriter
 
 PANELS = {"forward": "forward code", "cache": "forward cache", "backward": "backward code",
           "gradients": "gradients", "step": "step panel"}

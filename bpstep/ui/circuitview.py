@@ -21,8 +21,11 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
-from bpstep.core.cells import Canvas, CircuitCanvas
-from bpstep.core.circuit import CircuitView
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the circuit modules load when the panel is first shown (40 ms of start-up)
+    from bpstep.core.cells import Canvas, CircuitCanvas
+    from bpstep.core.circuit import CircuitView
 from bpstep.core.engine import Walk
 
 # Roles of the canvas (bpstep.core.cells / circuit): each has a component style in app.tcss.
@@ -68,6 +71,9 @@ class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
     def canvas(self) -> CircuitCanvas:
         """The laid-out circuit with its wires and boxes drawn (made once, when first needed)."""
         if self._canvas is None:
+            from bpstep.core.cells import CircuitCanvas
+            from bpstep.core.circuit import CircuitView
+
             self._canvas = CircuitCanvas(CircuitView(self.walk))
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         return self._canvas

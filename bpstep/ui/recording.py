@@ -19,8 +19,12 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from typing import TYPE_CHECKING
+
 from bpstep.core.errors import ScenarioError
-from bpstep.core.transcript import TranscriptWriter
+
+if TYPE_CHECKING:  # loaded when a recording starts, not at every start-up
+    from bpstep.core.transcript import TranscriptWriter
 
 
 def default_name(now: datetime | None = None) -> str:
@@ -104,6 +108,8 @@ class Recorder:
         if os.path.exists(path):
             return f"{path} already exists: choose another name"
         try:
+            from bpstep.core.transcript import TranscriptWriter
+
             writer = TranscriptWriter.open(path, self.walk)
         except ScenarioError as exc:
             return exc.message
