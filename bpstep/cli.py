@@ -165,8 +165,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
 
     walk = load_walk(args.scenario, limits_from(args))  # a bad scenario fails before any screen
-    if not (sys.stdin.isatty() and sys.stderr.isatty() and sys.stdout.isatty()):
-        print(f"bpstep: not starting the debugger: no terminal (stdin, stdout or stderr is not a tty).\n"
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):  # Textual draws on stderr (DESIGN.md 3)
+        print(f"bpstep: not starting the debugger: no terminal (stdin or stderr is not a tty).\n"
               f"For the walk as text, run: bpstep run {args.scenario}", file=sys.stderr)
         return 2
     writer = None

@@ -90,8 +90,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     replay = open_replay(read(args.file), args.scenario_file, limits_from(args))
     _warn(replay.warnings)
-    if not (sys.stdin.isatty() and sys.stderr.isatty() and sys.stdout.isatty()):
-        print(f"bpstep: not starting the replay: no terminal (stdin, stdout or stderr is not a tty).\n"
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):  # Textual draws on stderr (DESIGN.md 3)
+        print(f"bpstep: not starting the replay: no terminal (stdin or stderr is not a tty).\n"
               f"For the session as text, run: bpstep transcript {args.file}", file=sys.stderr)
         return 2
     from bpstep.ui.replay import ReplayApp
