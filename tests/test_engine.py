@@ -220,3 +220,28 @@ backward: |
 """)
     assert [(s.target, s.stage) for s in w.steps] == [("dx", 3), ("da", 2), ("dx_1", 1)]
     assert w.final_gradients()["dx_1"] == pytest.approx(6.0)
+
+
+def test_the_run_budget_counts_what_accumulations_keep():
+    """Each += keeps its contribution and a new sum: both count against --max-total-elements."""
+    from bpstep.core.expr import Limits
+
+    text = """bpstep: 1
+title: budget
+inputs: |
+  x = np.random.rand(10, 10)
+forward: |
+  a = x * 2
+  f = a * 3
+backward: |
+  da = 3 * df
+  da += 1 * df
+  da += 2 * df
+  dx = 2 * da
+"""
+    # kept, 100 elements each: x, a, f; da, its 2 contributions and 2 sums, dx (900 in all;
+    # without counting the sums, 700, and 800 would pass)
+    run_text(text, limits=Limits(max_total_elements=900))
+    with pytest.raises(ScenarioError) as err:
+        run_text(text, limits=Limits(max_total_elements=800))
+    assert "limit for a whole run is 800" in err.value.message

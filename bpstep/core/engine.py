@@ -282,8 +282,11 @@ def _add(statement: Statement, before: Value, contribution: Value) -> Value:
         raise statement.error(f"{statement.target} += ...: shapes {fmt_shape(shape_of(before))} and "
                               f"{fmt_shape(shape_of(contribution))} do not broadcast together") from None
     with np.errstate(all="ignore"):
-        result = np.add(before, contribution)
-    return to_value(result)
+        result = to_value(np.add(before, contribution))
+    budget = _BUDGET.get()
+    if budget is not None:  # a += keeps a new array besides its contribution
+        budget.keep(result, statement.error)
+    return result
 
 
 def _upstream(scenario: Scenario, output: str, env: dict[str, Value], rng, limits: Limits) -> Value:
