@@ -17,6 +17,8 @@ import difflib
 import gc
 from collections import ChainMap
 from dataclasses import dataclass, field
+from typing import Callable
+
 import numpy as np
 
 from bpstep.core.errors import ScenarioError, reported_at
@@ -229,12 +231,23 @@ _BUDGET: contextvars.ContextVar[Budget | None] = contextvars.ContextVar("bpstep_
 def _evaluate(statement: Statement, env, rng, limits: Limits) -> tuple[Value, list[str]]:
     """Evaluate a statement's right-hand side, counting what it keeps against the run's
     budget (set by run(); every value a statement produces is kept by the cache or a step)."""
+    return _evaluator(env, rng, limits)(statement)
+
+
+def _evaluator(env, rng, limits: Limits) -> Callable[[Statement], tuple[Value, list[str]]]:
+    """:func:`_evaluate` for many statements over one environment, with one walker."""
     budget = _BUDGET.get()
-    walker = Walker(env, statement.block, rng=rng, limits=limits, budget=budget)
-    value = walker.evaluate(statement.value, statement.depth)
-    if budget is not None:
-        budget.keep(value, statement.error)
-    return value, walker.reads
+    walker = Walker(env, None, rng=rng, limits=limits, budget=budget)  # type: ignore[arg-type]
+
+    def evaluate(statement: Statement) -> tuple[Value, list[str]]:
+        walker.block = statement.block
+        reads = walker.reads = []
+        value = walker.evaluate(statement.value, statement.depth)
+        if budget is not None:
+            budget.keep(value, statement.error)
+        return value, reads
+
+    return evaluate
 
 
 def _run_inputs(scenario: Scenario, env: dict[str, Value], rng, limits: Limits) -> list[CacheEntry]:
@@ -363,9 +376,10 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     if not forward:
         raise scenario.forward.error("'forward' has no statements; write at least one stage")
     seen: list[tuple[Statement, dict[str, int]]] = []  # the version of each name a stage read
+    evaluate = _evaluator(env, None, limits)
     for statement in forward:
         seen.append((statement, {n: versions[n] for n in statement.reads if n in versions}))
-        value, _ = _evaluate(statement, env, None, limits)
+        value, _ = evaluate(statement)
         value = env[statement.target] = _assign(statement, env, value)
         versions[statement.target] = versions.get(statement.target, 0) + 1
         cache.append(CacheEntry(statement.target, versions[statement.target], statement.stage, value,
@@ -436,8 +450,10 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
     writes: dict[str, list[int]] = {}
     stages_of: dict[str, list[int]] = {"d" + output: []}  # stages of live contributions
     steps: list[Step] = []
+    evaluate = _evaluator(scope, None, limits)
+    shared_reads: dict[tuple[str, str], Read] = {}  # Reads are immutable: one object per (name, kind)
     for index, statement in enumerate(backward, start=1):
-        contribution, read_names = _evaluate(statement, scope, None, limits)
+        contribution, read_names = evaluate(statement)
         target = statement.target
         before = grads.get(target)
         overwrites: tuple[int, ...] = ()
@@ -453,11 +469,17 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
                                       reverse=True))
             stages_of[target] = [statement.stage]
         grads[target] = scope[target] = after
-        reads = tuple(Read(n, _kind(n, grads, known)) for n in read_names)
+        reads = []
+        for name in read_names:
+            key = (name, _kind(name, grads, known))
+            read = shared_reads.get(key)
+            if read is None:
+                read = shared_reads[key] = Read(*key)
+            reads.append(read)
         gradient_of = target[1:] if target.startswith("d") and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])
         steps.append(Step(index, statement.stage, statement.line, statement.col, statement.code,
-                          statement.source, target, statement.op, before, contribution, after, reads,
+                          statement.source, target, statement.op, before, contribution, after, tuple(reads),
                           gradient_of, overwrites, previous_writes[-1] if previous_writes else 0))
         previous_writes.append(index)
     return steps, writes

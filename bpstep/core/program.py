@@ -58,6 +58,9 @@ def _comments(lines: list[str]) -> dict[int, str]:
     for lineno, line in enumerate(lines, start=1):
         if "#" not in line:
             continue
+        if "'" not in line and '"' not in line:  # the common case, without a loop per character
+            out[lineno] = line[line.index("#"):]
+            continue
         quote = None
         for i, char in enumerate(line):
             if quote:
@@ -137,22 +140,30 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
 
 
 def _statement(block, node, target, op, value, lines, comments) -> Statement:
-    end = node.end_lineno or node.lineno
+    first = node.lineno
+    end = node.end_lineno or first
     marker = None
-    for lineno in range(node.lineno, end + 1):
-        found = MARKER.findall(comments.get(lineno, ""))
-        if found:
-            marker = int(found[-1])
-    line, col = block.position(node.lineno, node.col_offset)
+    for lineno in range(first, end + 1):
+        comment = comments.get(lineno)
+        if comment is not None:
+            found = MARKER.findall(comment)
+            if found:
+                marker = int(found[-1])
+    line, col = block.position(first, node.col_offset)
     if marker is not None and not 1 <= marker <= MAX_STAGE:
         raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
-    code = _segment(lines, node)
-    source = "\n".join(lines[node.lineno - 1:end]).strip()
+    text = lines[first - 1]
+    if first == end and text.isascii():  # the common case: columns are character offsets
+        code = text[node.col_offset:node.end_col_offset]
+        source = text.strip()
+    else:
+        code = _segment(lines, node)
+        code = " ".join(code.split()) if "\n" in code else code
+        source = "\n".join(lines[first - 1:end]).strip()
     reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
-    return Statement(block, target, op, value, node.lineno, line, col, " ".join(code.split()) if "\n" in code else code,
-                     source, marker, tuple(reads), depth)
+    return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth)
 
 
 def _segment(lines: list[str], node: ast.AST) -> str:
