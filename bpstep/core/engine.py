@@ -29,7 +29,7 @@ from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
 from bpstep.core.versions import aliases as version_aliases
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CacheEntry:
     """One value of the forward cache: an input (stage None) or a stage's output."""
 
@@ -40,6 +40,12 @@ class CacheEntry:
     line: int
     code: str
     col: int = 1
+
+    def __init__(self, name: str, version: int, stage: int | None, value: Value, line: int, code: str,
+                 col: int = 1):
+        # frozen, without a guarded setattr per field (one entry per stage)
+        self.__dict__.update(name=name, version=version, stage=stage, value=value, line=line, code=code,
+                             col=col)
 
     @property
     def label(self) -> str:
@@ -61,7 +67,7 @@ class Contribution:
     discarded: bool = False  # wiped out by a later '=' (the bug the notes warn about)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Step:
     """One backward statement executed."""
 
@@ -80,6 +86,14 @@ class Step:
     gradient_of: str | None  # the forward name whose gradient this is; None for a local
     overwrites: tuple[int, ...] = ()  # stages whose contributions this '=' discarded
     previous: int = 0  # index of the previous step that wrote the same target (0: none)
+
+    def __init__(self, index: int, stage: int, line: int, col: int, code: str, source: str, target: str,
+                 op: str, before: Value | None, contribution: Value, after: Value, reads: tuple[Read, ...],
+                 gradient_of: str | None, overwrites: tuple[int, ...] = (), previous: int = 0):
+        # frozen, without a guarded setattr per field (one step per backward statement)
+        self.__dict__.update(index=index, stage=stage, line=line, col=col, code=code, source=source,
+                             target=target, op=op, before=before, contribution=contribution, after=after,
+                             reads=reads, gradient_of=gradient_of, overwrites=overwrites, previous=previous)
 
     @property
     def accumulates(self) -> bool:
@@ -206,14 +220,20 @@ class Walk:
             out.append(Contribution(index, step.stage, step.op, step.contribution))
         return out
 
+    def final_state(self) -> dict[str, Value]:
+        """:meth:`gradients_at` the end, from each name's last write (no search)."""
+        steps = self.steps
+        out = {self.upstream_name: self.upstream}  # first, as in names
+        for name, writes in self._writes.items():
+            out[name] = steps[writes[-1] - 1].after
+        return out
+
     def final_gradients(self) -> dict[str, Value]:
         """The final value of every gradient name (``dv`` of a forward value ``v``)."""
-        state = self.gradients_at(len(self.steps))
-        return {n: v for n, v in state.items() if self.is_gradient(n)}
+        return {n: v for n, v in self.final_state().items() if self.is_gradient(n)}
 
     def final_locals(self) -> dict[str, Value]:
-        state = self.gradients_at(len(self.steps))
-        return {n: v for n, v in state.items() if not self.is_gradient(n)}
+        return {n: v for n, v in self.final_state().items() if not self.is_gradient(n)}
 
 
 # -- running a scenario -------------------------------------------------------------------
@@ -289,6 +309,12 @@ def _assign(statement: Statement, env, value: Value) -> Value:
 
 
 def _add(statement: Statement, before: Value, contribution: Value) -> Value:
+    if type(before) is np.float64 and type(contribution) is np.float64:  # two numbers: numpy's
+        result = before + contribution  # scalar sum, the ufunc's result without its call
+        budget = _BUDGET.get()
+        if budget is not None:
+            budget.keep(result, statement.error)
+        return result
     try:
         np.broadcast_shapes(shape_of(before), shape_of(contribution))
     except ValueError:
@@ -465,8 +491,9 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
             stages_of.setdefault(target, []).append(statement.stage)
         else:
             after = contribution
-            overwrites = tuple(sorted({s for s in stages_of.get(target, []) if s != statement.stage},
-                                      reverse=True))
+            earlier = stages_of.get(target)
+            if earlier:
+                overwrites = tuple(sorted({s for s in earlier if s != statement.stage}, reverse=True))
             stages_of[target] = [statement.stage]
         grads[target] = scope[target] = after
         reads = []

@@ -198,6 +198,17 @@ def names_read(node: ast.AST) -> list[str]:
 
 def scan(node: ast.AST) -> tuple[list[str], int]:
     """One pass over an expression: the names it reads (see names_read) and its depth."""
+    kind = type(node)
+    if kind is ast.Name:  # the common shapes first: a name, and an operation on two leaves
+        return [node.id], 1
+    if kind is ast.BinOp:
+        left, right = node.left, node.right
+        left_kind, right_kind = type(left), type(right)
+        if left_kind in _LEAVES and right_kind in _LEAVES:
+            names = [left.id] if left_kind is ast.Name else []
+            if right_kind is ast.Name and right.id not in names:
+                names.append(right.id)
+            return names, 2
     seen: dict[str, None] = {}
     deepest = 0
     stack = [(node, 1)]
@@ -228,6 +239,9 @@ def scan(node: ast.AST) -> tuple[list[str], int]:
             children.reverse()
             stack.extend(children)
     return list(seen), deepest
+
+
+_LEAVES = (ast.Name, ast.Constant)
 
 
 @dataclass

@@ -21,7 +21,7 @@ MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
 MAX_STAGE = 1_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Statement:
     """One assignment, ``target op value``, and where it stands."""
 
@@ -38,6 +38,15 @@ class Statement:
     reads: tuple[str, ...]  # names the right-hand side reads (and the target, for +=)
     depth: int = 0  # nesting depth of the right-hand side
     stage: int = 0  # 0 for inputs; set for forward and backward statements
+
+    def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr, lineno: int, line: int,
+                 col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
+                 depth: int = 0, stage: int = 0):
+        # frozen, but built without a guarded setattr per field: a 10,000-stage scenario has
+        # 25,000 statements (tests/test_engine_records.py checks this against the fields)
+        self.__dict__.update(block=block, target=target, op=op, value=value, lineno=lineno, line=line,
+                             col=col, code=code, source=source, marker=marker, reads=reads, depth=depth,
+                             stage=stage)
 
     def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
         if node is None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
 
 from bpstep.core.engine import Step, Walk
 from bpstep.core.gradcheck import CheckReport, check_walk
@@ -108,7 +110,7 @@ def check_text(report: CheckReport) -> list[str]:
     return out + _table(rows) + notes
 
 
-def step_json(step: Step) -> dict[str, Any]:
+def step_json(step: Step, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     return {
         "index": step.index, "stage": step.stage, "line": step.line, "code": step.code,
         "target": step.target, "op": step.op, "before": encode(step.before),
@@ -117,6 +119,13 @@ def step_json(step: Step) -> dict[str, Any]:
         "reads": [{"name": r.name, "kind": r.kind} for r in step.reads],
         "overwrites": list(step.overwrites),
     }
+
+
+def _plain(value: Any) -> Any:
+    """:func:`encode` when every number is finite: numpy's float64 is a Python float, and
+    ``tolist`` makes nested lists in C. ``json.dumps(allow_nan=False)`` refuses what this lets
+    through (NaN, infinities), and :func:`json_text` then encodes again the slow way."""
+    return value.tolist() if type(value) is np.ndarray else value
 
 
 def check_json(report: CheckReport) -> dict[str, Any]:
@@ -128,7 +137,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
     }
 
 
-def json_report(walk: Walk, check: bool = True) -> dict[str, Any]:
+def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     return {
         "title": walk.scenario.title,
         "scenario": walk.scenario.path,
@@ -138,7 +147,7 @@ def json_report(walk: Walk, check: bool = True) -> dict[str, Any]:
                    "shape": list(e.value.shape) if hasattr(e.value, "shape") else [],
                    "value": encode(e.value)} for e in walk.cache],
         "upstream": encode(walk.upstream),
-        "steps": [step_json(step) for step in walk.steps],
+        "steps": [step_json(step, encode) for step in walk.steps],
         "gradients": {name: encode(value) for name, value in walk.final_gradients().items()},
         "locals": {name: encode(value) for name, value in walk.final_locals().items()},
         "hints": list(walk.hints),
@@ -149,4 +158,17 @@ def json_report(walk: Walk, check: bool = True) -> dict[str, Any]:
 
 def json_text(walk: Walk, check: bool = True) -> str:
     # No indent: json's C encoder only runs without one (5x faster on 10,000 stages).
-    return json.dumps(json_report(walk, check), allow_nan=False) + "\n"
+    report = check_walk(walk) if check else None
+    try:  # most walks have no NaN or infinity: their numbers go to the C encoder as they are
+        # a fresh tree of dicts and lists: no cycle to look for
+        document = json.dumps(_with_check(json_report(walk, False, _plain), report), allow_nan=False,
+                              check_circular=False)
+    except ValueError:  # there is one: written as a string (DESIGN.md section 3)
+        document = json.dumps(_with_check(json_report(walk, False), report), allow_nan=False)
+    return document + "\n"
+
+
+def _with_check(document: dict[str, Any], report: CheckReport | None) -> dict[str, Any]:
+    if report is not None:
+        document["check"] = check_json(report)
+    return document
