@@ -406,10 +406,13 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     for statement in forward:
         seen.append((statement, {n: versions[n] for n in statement.reads if n in versions}))
         value, _ = evaluate(statement)
-        value = env[statement.target] = _assign(statement, env, value)
-        versions[statement.target] = versions.get(statement.target, 0) + 1
-        cache.append(CacheEntry(statement.target, versions[statement.target], statement.stage, value,
-                                statement.line, statement.source, statement.col))
+        target = statement.target
+        if statement.op != "=":
+            value = _assign(statement, env, value)
+        env[target] = value
+        version = versions[target] = versions.get(target, 0) + 1
+        cache.append(CacheEntry(target, version, statement.stage, value, statement.line, statement.source,
+                                statement.col))
 
     if scenario.output is not None:
         output, line, col = scenario.output

@@ -368,7 +368,9 @@ class Walker:
         return self.env[name]
 
     def _eval_BinOp(self, node: ast.BinOp) -> Value:
-        a, b = self._value(node.left), self._value(node.right)
+        left, right = node.left, node.right  # a name is a value: no dispatch, no shape test
+        a = self._eval_Name(left) if type(left) is ast.Name else self._value(left)
+        b = self._eval_Name(right) if type(right) is ast.Name else self._value(right)
         op_type = type(node.op)
         if op_type in _SCALAR_BINOPS:  # the common case, two numbers: nothing to check
             ta, tb = type(a), type(b)

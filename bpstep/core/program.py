@@ -155,10 +155,19 @@ def _statement(block, node, target, op, value, lines, comments) -> Statement:
     for lineno in range(first, end + 1):
         comment = comments.get(lineno)
         if comment is not None:
+            bare = comment.rstrip()
+            if bare[:2] == "#(" and bare[-1] == ")" and bare[2:-1].isdecimal():  # just "#(n)"
+                marker = int(bare[2:-1])
+                continue
             found = MARKER.findall(comment)
             if found:
                 marker = int(found[-1])
-    line, col = block.position(first, node.col_offset)
+    origins = block.origins
+    if 1 <= first <= len(origins):  # block.position, inline: once per statement
+        line, col = origins[first - 1]
+        col += node.col_offset
+    else:
+        line, col = block.position(first, node.col_offset)
     if marker is not None and not 1 <= marker <= MAX_STAGE:
         raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
     text = lines[first - 1]
