@@ -169,6 +169,35 @@ async def test_a_large_scenario_gets_its_verdicts_from_a_worker(monkeypatch):
         assert mark(app, 9) == "✗" and "warning" in app.view("backward").marks_of(9)
 
 
+async def test_verdicts_arriving_leave_the_cursors_where_the_user_put_them(monkeypatch):
+    n = SYNC_STEPS + 50
+    release = threading.Event()
+    compute = Verdicts.compute
+    monkeypatch.setattr(Verdicts, "compute", lambda self: release.wait(30) and compute(self))
+    app = BpstepApp(run_text(chain(n, n - 9), "chain.yaml"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        backward, gradients = app.view("backward"), app.view("gradients")
+        backward.focus()
+        await pilot.press("s", *"j" * 7)  # position 1; the backward cursor moved on by hand
+        assert backward.cursor == 7 and not app.verdicts.ready
+        gradients_cursor = gradients.cursor
+        release.set()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.verdicts.ready and mark(app, 0) == "✓"
+        assert backward.cursor == 7 and gradients.cursor == gradients_cursor and app.position == 1
+
+
+async def test_a_small_scenario_shows_its_marks_right_after_the_first_frame():
+    """Below SYNC_STEPS the verdicts are computed on the main thread, after the first frame."""
+    app = BpstepApp(load_walk(COMPLEX))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.verdicts.ready and not app.workers
+        await pilot.press("s")
+        assert mark(app, 0) == "✓"
+
+
 def test_help_lists_the_key_and_the_marks():
     from bpstep.ui.helptext import help_text
 

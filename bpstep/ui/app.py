@@ -98,15 +98,17 @@ class BpstepApp(App[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._start_verdicts()
         self._show(0, 0, whole=True)
+        # after the first frame: computing them would delay it, and a worker thread started
+        # now would hold the GIL half the time while it is drawn (issue 8)
+        self.call_after_refresh(self._start_verdicts)
 
     def _start_verdicts(self) -> None:
-        """Compute the marks and checks now, or in a worker for a large scenario (the first
-        frame is not delayed; they appear when ready)."""
+        """Compute the marks and checks now, or in a worker for a large scenario (they appear
+        when ready)."""
         verdicts = self.verdicts
         if not verdicts.background:
-            verdicts.set(verdicts.compute())
+            self._verdicts_ready(verdicts.compute())
             return
 
         def work() -> None:
@@ -120,7 +122,7 @@ class BpstepApp(App[None]):
 
     def _verdicts_ready(self, result) -> None:
         self.verdicts.set(result)
-        self._show(self.position, self.position, whole=True)
+        self._show(self.position, self.position, whole=True, follow=False)  # cursors stay where the user put them
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """``title — stage k of N · step i of M``; on a narrow screen the position comes first,
@@ -151,8 +153,9 @@ class BpstepApp(App[None]):
         for hook in self.goto_hooks:
             hook(action, before, after)
 
-    def _show(self, before: int, after: int, whole: bool = False) -> None:
-        """Redraw for a move: only the rows whose marks or values change (``whole``: all)."""
+    def _show(self, before: int, after: int, whole: bool = False, follow: bool = True) -> None:
+        """Redraw for a move: only the rows whose marks or values change (``whole``: all).
+        ``follow``: the panes' cursors go to the step, its stage and what it read."""
         walk = self.walk
         focus = focus_at(walk, after)
         for source in self.sources:
@@ -163,22 +166,22 @@ class BpstepApp(App[None]):
         # Header relayouts on every change, which doubled the step latency (issue 8).
         self.set_reactive(App.sub_title, position_text(walk, self.index, after))
         self._show_title()
-        self._show_forward(focus, steps)
-        self._show_cache(focus)
-        self._show_backward(focus, steps)
-        self._show_gradients(focus, steps)
+        self._show_forward(focus, steps, follow)
+        self._show_cache(focus, follow)
+        self._show_backward(focus, steps, follow)
+        self._show_gradients(focus, steps, follow)
         self.query_one(StepPanel).show(walk, focus, self.verdicts.finding_text(after))
 
-    def _show_forward(self, focus: Focus, steps: list[Step] | None) -> None:
+    def _show_forward(self, focus: Focus, steps: list[Step] | None, follow: bool) -> None:
         """The stage being back-propagated; ✓ on the stages the move completed or undid."""
         view, rows = self.view("forward"), self.index.forward_row
         row = rows.get(focus.stage) if focus.stage is not None else None
         dirty = None if steps is None else {rows[s.stage] for s in steps if s.stage in rows}
         view.set_marks({row: frozenset({"current"})} if row is not None else {}, dirty)
-        if row is not None:
+        if row is not None and follow:
             view.move_cursor_to(row)
 
-    def _show_cache(self, focus: Focus) -> None:
+    def _show_cache(self, focus: Focus, follow: bool) -> None:
         """The values the step read, and the one its stage computed (cache values never change)."""
         view, index = self.view("cache"), self.index
         marks: dict[int, frozenset[str]] = {}
@@ -189,10 +192,10 @@ class BpstepApp(App[None]):
         for row in reads:
             marks[row] = frozenset({"read"})
         view.set_marks(marks, ())
-        if marks:
+        if marks and follow:
             view.move_cursor_to(reads[0] if reads else own, also=list(marks))
 
-    def _show_backward(self, focus: Focus, steps: list[Step] | None) -> None:
+    def _show_backward(self, focus: Focus, steps: list[Step] | None, follow: bool) -> None:
         """The step applied last; the marks of the steps the move took or undid."""
         step = focus.step
         marks = {}
@@ -202,9 +205,10 @@ class BpstepApp(App[None]):
         if flagged is not None:
             marks[flagged] = marks.get(flagged, frozenset()) | {"warning"}
         self.view("backward").set_marks(marks, None if steps is None else [s.index - 1 for s in steps])
-        self.view("backward").move_cursor_to(step.index - 1 if step else 0)
+        if follow:
+            self.view("backward").move_cursor_to(step.index - 1 if step else 0)
 
-    def _show_gradients(self, focus: Focus, steps: list[Step] | None) -> None:
+    def _show_gradients(self, focus: Focus, steps: list[Step] | None, follow: bool) -> None:
         """What the step wrote and read, and what changed during the current stage so far."""
         walk, rows = self.walk, self.index.gradient_row
         marks: dict[int, frozenset[str]] = {}
@@ -220,8 +224,9 @@ class BpstepApp(App[None]):
         dirty = None if steps is None else {rows[s.target] for s in steps}
         view = self.view("gradients")
         view.set_marks(marks, dirty)
-        view.move_cursor_to(rows[step.target] if step else 0,
-                            also=[r for r, m in marks.items() if "read" in m])
+        if follow:
+            view.move_cursor_to(rows[step.target] if step else 0,
+                                also=[r for r, m in marks.items() if "read" in m])
 
     # -- stepping -------------------------------------------------------------------------
     def action_next_step(self) -> None:

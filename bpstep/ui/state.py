@@ -109,7 +109,12 @@ def comment_of(source: str) -> str:
     """The comment written after a statement (its last line's), without its ``#(n)`` marker.
     The expression language has no strings, so the first ``#`` starts the comment."""
     last = source.rsplit("\n", 1)[-1]
-    rest = last[last.find("#"):] if "#" in last else ""
+    if "#" not in last:
+        return ""
+    rest = last[last.find("#"):]
+    bare = rest.rstrip()
+    if bare[:2] == "#(" and bare[-1] == ")" and bare[2:-1].isdecimal():  # a marker alone
+        return ""
     rest = re.sub(r"\s+", " ", MARKER.sub("", rest)).strip()
     return "" if rest in ("", "#") else rest
 
