@@ -54,6 +54,8 @@ class Statement:
         return self.block.error(message, node.lineno, node.col_offset)
 
     def with_stage(self, stage: int) -> "Statement":
+        if stage == self.stage:
+            return self
         copy = object.__new__(Statement)  # a frozen copy with one field changed, cheaply
         copy.__dict__.update(self.__dict__, stage=stage)
         return copy
@@ -92,9 +94,12 @@ _STATEMENT_WORDS = {
 }
 
 
-def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = False) -> list[Statement]:
+def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = False,
+                forward: bool = False) -> list[Statement]:
     """Parse a code block into assignments. With ``allow_expression``, a block that is a
-    single bare expression is returned as one statement with an empty target."""
+    single bare expression is returned as one statement with an empty target. With
+    ``forward``, each statement's stage is already the one :func:`number_forward` gives it
+    (which then has nothing to copy)."""
     block.check_line_lengths()
     try:
         with warnings.catch_warnings():
@@ -144,11 +149,13 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
         if target_node.id in RESERVED_NAMES:
             raise block.error(f"'{target_node.id}' is a reserved name; choose another",
                               target_node.lineno, target_node.col_offset)
-        statements.append(_statement(block, node, target_node.id, op, node.value, lines, comments))
+        statements.append(_statement(block, node, target_node.id, op, node.value, lines, comments,
+                                     len(statements) + 1 if forward else 0))
     return statements
 
 
-def _statement(block, node, target, op, value, lines, comments) -> Statement:
+def _statement(block, node, target, op, value, lines, comments, position: int = 0) -> Statement:
+    """``position``: the stage to give the statement unless it has a marker (0: none)."""
     first = node.lineno
     end = node.end_lineno or first
     marker = None
@@ -181,7 +188,9 @@ def _statement(block, node, target, op, value, lines, comments) -> Statement:
     reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
-    return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth)
+    stage = (position if marker is None else marker) if position else 0
+    return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
+                     stage)
 
 
 def _segment(lines: list[str], node: ast.AST) -> str:

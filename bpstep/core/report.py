@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from bpstep.core.gradcheck import CheckReport
+
 from bpstep.core.engine import Step, Walk
-from bpstep.core.gradcheck import CheckReport, check_walk
 from bpstep.core.values import brief, encode, has_trouble, shape_text
 
 
@@ -88,7 +90,7 @@ def text_report(walk: Walk, check: bool = True) -> str:
     if walk.hints:
         out += ["", "Hints"] + [f"  {hint}" for hint in walk.hints]
     if check:
-        out += ["", *check_text(check_walk(walk))]
+        out += ["", *check_text(_check(walk))]
     return "\n".join(out) + "\n"
 
 
@@ -152,13 +154,13 @@ def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = e
         "locals": {name: encode(value) for name, value in walk.final_locals().items()},
         "hints": list(walk.hints),
         "derived": walk.derived,
-        "check": check_json(check_walk(walk)) if check else None,
+        "check": check_json(_check(walk)) if check else None,
     }
 
 
 def json_text(walk: Walk, check: bool = True) -> str:
     # No indent: json's C encoder only runs without one (5x faster on 10,000 stages).
-    report = check_walk(walk) if check else None
+    report = _check(walk) if check else None
     try:  # most walks have no NaN or infinity: their numbers go to the C encoder as they are
         # a fresh tree of dicts and lists: no cycle to look for
         document = json.dumps(_with_check(json_report(walk, False, _plain), report), allow_nan=False,
@@ -166,6 +168,12 @@ def json_text(walk: Walk, check: bool = True) -> str:
     except ValueError:  # there is one: written as a string (DESIGN.md section 3)
         document = json.dumps(_with_check(json_report(walk, False), report), allow_nan=False)
     return document + "\n"
+
+
+def _check(walk: Walk) -> CheckReport:
+    from bpstep.core.gradcheck import check_walk  # the TUI's step panel imports this module
+
+    return check_walk(walk)
 
 
 def _with_check(document: dict[str, Any], report: CheckReport | None) -> dict[str, Any]:

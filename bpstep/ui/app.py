@@ -23,16 +23,15 @@ from typing import TYPE_CHECKING
 
 from bpstep.core.engine import Step, Walk
 from bpstep.ui.circuitview import CircuitPanel
-from bpstep.ui.detail import cache_detail, gradient_detail
-from bpstep.ui.helptext import about_markdown, help_text
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
 from bpstep.ui.recording import Recorder, RecordingIndicator
 from bpstep.ui.rowview import RowView
-from bpstep.ui.screens import DetailScreen, GotoStageScreen, SafeCommandPalette, TextScreen
 from bpstep.ui.state import Focus, Index, changed_names, focus_at, position_text, touched_steps
 from bpstep.ui.steppanel import StepPanel
 from bpstep.ui.verdicts import Verdicts
 
+# The detail, help and dialog screens are imported when first opened, not before the
+# first frame (issue 8).
 if TYPE_CHECKING:
     from bpstep.core.transcript import TranscriptWriter
 
@@ -291,6 +290,8 @@ class BpstepApp(App[None]):
                 self.goto(self.index.stage_last[stage], f"goto_stage {stage}")
 
         prompt = f"Stage number, from {stages[0]} (runs first) to {stages[-1]}:"
+        from bpstep.ui.screens import GotoStageScreen
+
         self.push_screen(GotoStageScreen(prompt, check), chosen)
 
     # -- rows: Enter on a row --------------------------------------------------------------
@@ -302,11 +303,18 @@ class BpstepApp(App[None]):
             stage = self.walk.forward[event.row].stage
             if stage in self.index.stage_last:
                 self.goto(self.index.stage_last[stage], f"goto_stage {stage}")
-        elif view_id == "cache":
-            self.push_screen(DetailScreen(*cache_detail(self.walk, event.row, self.position),
-                                          value=self.walk.cache[event.row].value))
-        elif view_id == "gradients":
-            name = self.index.names[event.row]
+        elif view_id in ("cache", "gradients"):
+            self._show_detail(view_id, event.row)
+
+    def _show_detail(self, view_id: str, row: int) -> None:
+        from bpstep.ui.detail import cache_detail, gradient_detail
+        from bpstep.ui.screens import DetailScreen
+
+        if view_id == "cache":
+            self.push_screen(DetailScreen(*cache_detail(self.walk, row, self.position),
+                                          value=self.walk.cache[row].value))
+        else:
+            name = self.index.names[row]
             self.push_screen(DetailScreen(*gradient_detail(self.walk, name, self.position),
                                           value=self.walk.value_at(name, self.position)))
 
@@ -320,13 +328,21 @@ class BpstepApp(App[None]):
 
     # -- other screens and commands --------------------------------------------------------
     def action_command_palette(self) -> None:
+        from bpstep.ui.screens import SafeCommandPalette
+
         if self.use_command_palette and not SafeCommandPalette.is_open(self):
             self.push_screen(SafeCommandPalette(id="--command-palette"))
 
     def action_help(self) -> None:
+        from bpstep.ui.helptext import help_text
+        from bpstep.ui.screens import TextScreen
+
         self.push_screen(TextScreen("Help", help_text(self), id="help"))
 
     def action_about(self) -> None:
+        from bpstep.ui.helptext import about_markdown
+        from bpstep.ui.screens import TextScreen
+
         self.push_screen(TextScreen(self.walk.scenario.title, about_markdown(self.walk), id="about"))
 
     def action_toggle_panel(self, name: str) -> None:

@@ -17,13 +17,16 @@ Nothing here imports textual: the app asks :class:`Verdicts` and draws.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bpstep.core.engine import Walk
 from bpstep.core.findings import (LOCAL, LOCAL_GRADIENT, MISNAMED, MISSING, OK, OVERWRITE, SHAPE, UNCHECKED,
                                   Finding, Verification)
-from bpstep.core.gradcheck import CheckReport, GradientCheck, check_walk
+
+if TYPE_CHECKING:  # imported to compute them, after the first frame
+    from bpstep.core.gradcheck import CheckReport, GradientCheck
 
 SYNC_STEPS = 200  # above this many steps the verdicts are computed in a worker thread
 
@@ -75,6 +78,7 @@ class Verdicts:
 
     def compute(self) -> tuple[Verification | None, CheckReport | None, str]:
         """The work itself (thread-safe: reads the walk only)."""
+        from bpstep.core.gradcheck import check_walk
         from bpstep.core.verify import verify
 
         with np.errstate(all="ignore"):  # overflow in a big scenario's numbers: no warning on the screen
