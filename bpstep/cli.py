@@ -188,13 +188,15 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+COMMAND_NAMES = frozenset({"run", "derive", "check", "graph", "transcript", "replay"})  # _command_parsers'
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = _command_parsers()
     args = None
     try:
-        if argv and argv[0] in commands:
-            parser, handler = commands[argv[0]]
+        if argv and argv[0] in COMMAND_NAMES:  # the bare command does not build the others' parsers
+            parser, handler = _command_parsers()[argv[0]]
             args = parser.parse_args(argv[1:])
         else:
             parser, handler = _tui_parser(), cmd_tui

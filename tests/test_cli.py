@@ -26,6 +26,13 @@ def test_help_lists_the_commands(bpstep_bin):
     assert "bpstep run SCENARIO" in proc.stdout and "--record" in proc.stdout
 
 
+def test_the_bare_command_knows_every_command_name():
+    """main() picks a command by COMMAND_NAMES without building the parsers (start-up time)."""
+    from bpstep.cli import COMMAND_NAMES, _command_parsers
+
+    assert COMMAND_NAMES == set(_command_parsers())
+
+
 def test_python_dash_m(scenario_dir):
     proc = subprocess.run([sys.executable, "-m", "bpstep", "run", str(scenario_dir / "sigmoid.yaml")],
                           capture_output=True, text=True, timeout=120)
