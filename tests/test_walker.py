@@ -136,3 +136,16 @@ def test_deep_nesting_is_refused():
     src = "-" * 150 + "x"
     e = err(src, x=1.0)
     assert "nested more than 100 levels" in e.message
+
+
+@pytest.mark.parametrize("src", [
+    "x", "3", "x * y", "x * x", "0.5 * x", "-0.5 * x", "-0.5 * -0.5", "x * -0.5", "-x * y",
+    "(x > 0) * dv", "3 * 4", "-(0.5) * x", "x + np.exp(y)", "a @ b.T", "np.sum(d, axis=0) * x",
+    "-(-(x))", "x ** 2 + y ** 2", "max(0.0, x)", "W.dot(X)[0, 1:2]", "abs(x) * x",
+])
+def test_scan_shortcuts_agree_with_the_full_walk(src):
+    """scan() answers the commonest shapes without walking the tree; _scan walks any tree."""
+    from bpstep.core.expr import _scan, scan
+
+    node = ast.parse(src, mode="eval").body
+    assert scan(node) == _scan(node)

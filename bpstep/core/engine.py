@@ -398,7 +398,7 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     cache = _run_inputs(scenario, env, rng, limits)
     versions = {entry.name: 1 for entry in cache}
 
-    forward = number_forward(parse_block(scenario.forward, limits, forward=True))
+    forward = number_forward(parse_block(scenario.forward, limits, stages="forward"))
     if not forward:
         raise scenario.forward.error("'forward' has no statements; write at least one stage")
     seen: list[tuple[Statement, dict[str, int]]] = []  # the version of each name a stage read
@@ -433,7 +433,7 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     derived = False
     if backward is None:
         if scenario.backward is not None:
-            backward = parse_block(scenario.backward, limits)
+            backward = parse_block(scenario.backward, limits, stages="marker")
         else:  # no backward: block; bpstep writes the backward pass itself
             from bpstep.core.derive import derive_backward
 

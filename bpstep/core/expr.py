@@ -203,12 +203,20 @@ def scan(node: ast.AST) -> tuple[list[str], int]:
         return [node.id], 1
     if kind is ast.BinOp:
         left, right = node.left, node.right
+        depth = 2
+        if type(left) is ast.UnaryOp and type(left.operand) is ast.Constant:  # -0.5 * x
+            left, depth = left.operand, 3
         left_kind, right_kind = type(left), type(right)
         if left_kind in _LEAVES and right_kind in _LEAVES:
             names = [left.id] if left_kind is ast.Name else []
             if right_kind is ast.Name and right.id not in names:
                 names.append(right.id)
-            return names, 2
+            return names, depth
+    return _scan(node)
+
+
+def _scan(node: ast.AST) -> tuple[list[str], int]:
+    """:func:`scan` for any expression."""
     seen: dict[str, None] = {}
     deepest = 0
     stack = [(node, 1)]

@@ -95,11 +95,12 @@ _STATEMENT_WORDS = {
 
 
 def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = False,
-                forward: bool = False) -> list[Statement]:
+                stages: str = "") -> list[Statement]:
     """Parse a code block into assignments. With ``allow_expression``, a block that is a
-    single bare expression is returned as one statement with an empty target. With
-    ``forward``, each statement's stage is already the one :func:`number_forward` gives it
-    (which then has nothing to copy)."""
+    single bare expression is returned as one statement with an empty target. ``stages``
+    gives each statement the stage it will get anyway, so that nothing is copied later:
+    ``"forward"`` its marker or position (:func:`number_forward`), ``"marker"`` its marker
+    if it has one (:func:`attribute_backward`)."""
     block.check_line_lengths()
     try:
         with warnings.catch_warnings():
@@ -150,12 +151,14 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
             raise block.error(f"'{target_node.id}' is a reserved name; choose another",
                               target_node.lineno, target_node.col_offset)
         statements.append(_statement(block, node, target_node.id, op, node.value, lines, comments,
-                                     len(statements) + 1 if forward else 0))
+                                     len(statements) + 1 if stages == "forward" else 0, stages == "marker"))
     return statements
 
 
-def _statement(block, node, target, op, value, lines, comments, position: int = 0) -> Statement:
-    """``position``: the stage to give the statement unless it has a marker (0: none)."""
+def _statement(block, node, target, op, value, lines, comments, position: int = 0,
+               marked: bool = False) -> Statement:
+    """``position``: the stage to give the statement unless it has a marker (0: none);
+    ``marked``: its marker is its stage."""
     first = node.lineno
     end = node.end_lineno or first
     marker = None
@@ -188,7 +191,7 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
-    stage = (position if marker is None else marker) if position else 0
+    stage = (position if marker is None else marker) if position else (marker or 0) if marked else 0
     return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
                      stage)
 
