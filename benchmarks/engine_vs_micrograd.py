@@ -22,6 +22,19 @@ from gen_scalar_graph import micrograd_text, scenario_text  # noqa: E402
 from tmux_harness import bpstep_bin, median  # noqa: E402
 
 
+FLOOR = """\
+import ast, gc, sys
+import numpy, yaml
+gc.disable()  # as bpstep does while it runs (the collector would traverse every syntax tree)
+with open({scenario!r}) as f:
+    data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+ast.parse(data["forward"])
+ast.parse(data["backward"])
+with open({document!r}) as f:
+    sys.stdout.write(f.read())
+"""
+
+
 def timed(command: list[str], runs: int) -> tuple[float, str]:
     times, out = [], ""
     for _ in range(runs):
@@ -56,11 +69,24 @@ def main() -> None:
     small_time, small_out = timed([bpstep, "run", "--json", *flags, paths[args.small]], args.runs)
     big_time, _ = timed([bpstep, "run", "--json", *flags, paths[args.big]], max(1, args.runs // 2) | 1)
 
+    # What no implementation in CPython gets under: the interpreter, numpy and PyYAML, the
+    # YAML, Python's own parser over both blocks (the collector paused), and writing the same
+    # document; nothing evaluated, no step recorded, no JSON encoded.
+    document = os.path.join(folder, "document.json")
+    with open(document, "w") as out:
+        out.write(small_out)
+    floor_path = os.path.join(folder, "floor.py")
+    with open(floor_path, "w") as out:
+        out.write(FLOOR.format(scenario=paths[args.small], document=document))
+    floor_time, _ = timed([sys.executable, floor_path], args.runs)
+
     ours = json.loads(small_out)["gradients"]
     theirs = json.loads(mg_out)
     worst = max(abs(ours.get(k, 0.0) - v) / max(abs(v), 1e-300) for k, v in theirs.items())
     print(f"{args.small} stages: micrograd {mg_time:.3f} s, bpstep run --json {small_time:.3f} s, "
           f"ratio {small_time / mg_time:.2f} (target <= 3)")
+    print(f"{args.small} stages, the floor (start-up, numpy and yaml, ast.parse of both blocks, "
+          f"writing the same output): {floor_time:.3f} s, ratio to micrograd {floor_time / mg_time:.2f}")
     print(f"{args.big} stages: bpstep run --json {big_time:.3f} s, ratio to {args.small} stages "
           f"{big_time / small_time:.2f} (target <= 12)")
     print(f"inputs' gradients vs micrograd: largest relative difference {worst:.2e} "
