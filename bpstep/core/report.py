@@ -140,6 +140,7 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 
 def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
+    final = walk.final_state()
     return {
         "title": walk.scenario.title,
         "scenario": walk.scenario.path,
@@ -150,8 +151,8 @@ def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = e
                    "value": encode(e.value)} for e in walk.cache],
         "upstream": encode(walk.upstream),
         "steps": [step_json(step, encode) for step in walk.steps],
-        "gradients": {name: encode(value) for name, value in walk.final_gradients().items()},
-        "locals": {name: encode(value) for name, value in walk.final_locals().items()},
+        "gradients": {name: encode(value) for name, value in final.items() if walk.is_gradient(name)},
+        "locals": {name: encode(value) for name, value in final.items() if not walk.is_gradient(name)},
         "hints": list(walk.hints),
         "derived": walk.derived,
         "check": check_json(_check(walk)) if check else None,
