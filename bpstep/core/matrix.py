@@ -81,6 +81,8 @@ def dimension_analysis(walk: Walk, step: Step) -> str | None:
     """``dW (5,10) = dD (5,3) . X.T (3,10)`` for a backward step with a matrix product;
     None for a step without one. For ``+=`` the shape is the contribution's."""
     statement = walk.backward[step.index - 1]
+    if find_product(statement.value) is None:  # before gathering the values it would read
+        return None
     env = ChainMap(dict(walk.gradients_at(step.index - 1)), _forward_env(walk, None))
     return _describe(statement, env, step.target, step.op, step.contribution)
 
@@ -88,7 +90,7 @@ def dimension_analysis(walk: Walk, step: Step) -> str | None:
 def forward_dimensions(walk: Walk, stage: int) -> str | None:
     """``D (5,3) = W (5,10) . X (10,3)`` for a forward stage with a matrix product."""
     statement = next((s for s in walk.forward if s.stage == stage), None)
-    if statement is None:
+    if statement is None or find_product(statement.value) is None:
         return None
     entry = next(e for e in walk.cache if e.stage == stage)
     value = entry.value if statement.op == "=" else None

@@ -1,0 +1,50 @@
+"""A value that feeds many stages: the circuit's footprints cost work quadratic in the fan-out
+(each write of the gradient, each branch), not cubic. Work is counted, not timed: the number
+of wire states the circuit model computes, and the values the SVG's dimension analysis reads."""
+
+from __future__ import annotations
+
+import bpstep.core.graph as graph_module
+from bpstep.core.circuit import CircuitView
+from bpstep.core.engine import Walk, run_text
+
+
+def fan(k: int) -> str:
+    """x feeds k stages v_i = c_i x, summed in a chain: dx gets k contributions, by k writes."""
+    forward = [f"  v{i} = x * {1 + i % 7}.0" for i in range(k)] + ["  s0 = v0"]
+    forward += [f"  s{i} = s{i - 1} + v{i}" for i in range(1, k)]
+    return f"bpstep: 1\ntitle: fan of {k}\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n"
+
+
+WIRE_STATE, GRADIENTS_AT = graph_module.Circuit.wire_state, Walk.gradients_at  # before any patch
+
+
+def work(k: int, monkeypatch) -> dict[str, int]:
+    counts = {"wire_state": 0}
+
+    def counted_wire_state(self, wire, position):
+        counts["wire_state"] += 1
+        return WIRE_STATE(self, wire, position)
+
+    walk = run_text(fan(k), f"fan{k}.yaml")
+    monkeypatch.setattr(graph_module.Circuit, "wire_state", counted_wire_state)
+    view = CircuitView(walk)
+    assert view.width > 0 and len(walk.step_list("dx")) == k  # the fan is what it says
+    return dict(counts)
+
+
+def test_footprints_of_a_wide_fork_cost_linear_wire_states(monkeypatch):
+    small, large = work(20, monkeypatch), work(40, monkeypatch)
+    # one wire state per write of each gradient: about linear in the stages (it was one per
+    # write per branch: 4x for twice the fan-out, and each state itself linear)
+    assert large["wire_state"] <= 2.5 * small["wire_state"]
+
+
+def test_the_svg_gathers_no_values_for_stages_without_a_matrix_product(monkeypatch):
+    from bpstep.core.svg import graph_svg
+
+    walk = run_text(fan(20), "fan20.yaml")
+    calls = []
+    monkeypatch.setattr(Walk, "gradients_at", lambda self, p: calls.append(p) or GRADIENTS_AT(self, p))
+    assert "<svg" in graph_svg(walk, walk.total)
+    assert calls == []  # it was one copy of every gradient per backward step, for nothing
