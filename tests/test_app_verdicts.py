@@ -188,14 +188,31 @@ async def test_verdicts_arriving_leave_the_cursors_where_the_user_put_them(monke
         assert backward.cursor == 7 and gradients.cursor == gradients_cursor and app.position == 1
 
 
-async def test_a_small_scenario_shows_its_marks_right_after_the_first_frame():
-    """Below SYNC_STEPS the verdicts are computed on the main thread, after the first frame."""
+async def test_a_small_scenario_computes_its_marks_after_its_first_frame(monkeypatch):
+    """Below SYNC_STEPS the verdicts are computed on the main thread, once the panes have
+    been drawn: they do not delay the first frame."""
+    from bpstep.ui.rowview import RowView
+
+    drawn = []
+    render_line, compute = RowView.render_line, Verdicts.compute
+    monkeypatch.setattr(RowView, "render_line", lambda self, y: drawn.append(self.id) or render_line(self, y))
+    seen_at_compute = []
+    monkeypatch.setattr(Verdicts, "compute", lambda self: seen_at_compute.append(set(drawn)) or compute(self))
     app = BpstepApp(load_walk(COMPLEX))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert app.verdicts.ready and not app.workers
+        assert seen_at_compute == [{"forward", "cache", "backward", "gradients"}]
         await pilot.press("s")
         assert mark(app, 0) == "✓"
+
+
+async def test_w_typed_ahead_of_the_first_frame_still_jumps():
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("w")  # before the verdicts' turn after the first frame
+        assert app.position == 9 and app.verdicts.ready
+        assert not any("Still checking" in m for m in messages(app))
 
 
 def test_help_lists_the_key_and_the_marks():

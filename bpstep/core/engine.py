@@ -273,11 +273,16 @@ def _evaluator(env, rng, limits: Limits) -> Callable[[Statement], tuple[Value, l
 def _run_inputs(scenario: Scenario, env: dict[str, Value], rng, limits: Limits) -> list[CacheEntry]:
     entries: list[CacheEntry] = []
     if isinstance(scenario.inputs, CodeBlock):
+        row: dict[str, int] = {}
         for statement in parse_block(scenario.inputs, limits):
             value, _ = _evaluate(statement, env, rng, limits)
-            env[statement.target] = _assign(statement, env, value)
-            entries.append(CacheEntry(statement.target, 1, None, value, statement.line, statement.source,
-                                      statement.col))
+            value = env[statement.target] = _assign(statement, env, value)
+            entry = CacheEntry(statement.target, 1, None, value, statement.line, statement.source, statement.col)
+            if statement.target in row:  # re-bound while the inputs are computed: an input is its last value
+                entries[row[statement.target]] = entry
+            else:
+                row[statement.target] = len(entries)
+                entries.append(entry)
         if not entries:
             raise scenario.inputs.error("'inputs' assigns no names; give at least one input")
         return entries

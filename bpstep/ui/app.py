@@ -106,6 +106,8 @@ class BpstepApp(App[None]):
         """Compute the marks and checks now, or in a worker for a large scenario (they appear
         when ready)."""
         verdicts = self.verdicts
+        if verdicts.ready:  # a key typed ahead of the first frame asked for them already
+            return
         if not verdicts.background:
             self._verdicts_ready(verdicts.compute())
             return
@@ -256,6 +258,8 @@ class BpstepApp(App[None]):
             self.goto(self.walk.total, "continue")
 
     def action_first_mistake(self) -> None:
+        if not self.verdicts.ready and not self.verdicts.background:  # typed ahead of the first frame
+            self._start_verdicts()
         note = self.verdicts.first_mistake_note()
         if note is not None:
             self.notify(note, title="First mistake", timeout=4)

@@ -2,9 +2,9 @@
 each gradient's central-difference check (issue 5).
 
 Both are computed once per walk (:func:`bpstep.core.verify.verify` and
-:func:`bpstep.core.gradcheck.check_walk`): at once for a small scenario, in a worker thread
-for a larger one (more than :data:`SYNC_STEPS` steps), so that the first frame is not
-delayed; until they are ready nothing is shown. What is shown depends only on the position:
+:func:`bpstep.core.gradcheck.check_walk`), right after the first frame: on the main thread
+for a small scenario (at once if ``w`` asks before), in a worker thread for a larger one (more
+than :data:`SYNC_STEPS` steps); until they are ready nothing is shown. What is shown depends only on the position:
 
 * a step's mark appears once the position has reached the step ("as it is taken");
 * a gradient's check appears once the gradient is final at the position (no later step
