@@ -35,6 +35,26 @@ def test_header_is_line_one_with_the_contract_fields(tmp_path, walk):
     assert header["started"] == "2024-05-01T12:00:00+00:00"
 
 
+def test_starting_a_recording_does_not_check_or_encode_the_whole_walk(tmp_path, walk, monkeypatch):
+    """The header needs the cache and the upstream gradient only: no gradient check (it re-runs
+    the forward pass per input element) and no step, before the first frame."""
+    import bpstep.core.gradcheck
+    import bpstep.core.report
+
+    def refused(*args, **kwargs):
+        raise AssertionError("not needed for a transcript header")
+
+    monkeypatch.setattr(bpstep.core.gradcheck, "check_walk", refused)
+    monkeypatch.setattr(bpstep.core.report, "step_json", refused)
+    TranscriptWriter.open(str(tmp_path / "s.jsonl"), walk, started=STARTED).close()
+    header = json.loads((tmp_path / "s.jsonl").read_text())
+    assert header["upstream"] == 1.0 and [e["name"] for e in header["cache"]][:3] == ["x", "y", "sigy"]
+    last = header["cache"][-1]
+    assert (last["name"], last["version"], last["stage"], last["line"], last["shape"]) == ("f", 1, 8, 26, [])
+    assert last["code"] == "f = num * invden # done! #(8)"  # the line as written
+    assert math.isclose(last["value"], 1.5456, abs_tol=5e-5)  # the notes' f(3, -4)
+
+
 def test_action_line_holds_key_positions_and_steps_as_run_json(tmp_path, walk):
     path = tmp_path / "s.jsonl"
     record(path, walk, ["n", "s", "p"])

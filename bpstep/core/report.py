@@ -139,6 +139,13 @@ def check_json(report: CheckReport) -> dict[str, Any]:
     }
 
 
+def cache_json(walk: Walk, encode: Callable[[Any], Any] = encode) -> list[dict[str, Any]]:
+    """The forward cache as ``run --json`` writes it (and a transcript's header)."""
+    return [{"name": e.name, "version": e.version, "stage": e.stage, "line": e.line,
+             "shape": list(e.value.shape) if hasattr(e.value, "shape") else [],
+             "value": encode(e.value)} for e in walk.cache]
+
+
 def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     final = walk.final_state()
     return {
@@ -146,9 +153,7 @@ def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = e
         "scenario": walk.scenario.path,
         "output": walk.output,
         "forward": {entry.name: encode(entry.value) for entry in walk.cache},
-        "cache": [{"name": e.name, "version": e.version, "stage": e.stage, "line": e.line,
-                   "shape": list(e.value.shape) if hasattr(e.value, "shape") else [],
-                   "value": encode(e.value)} for e in walk.cache],
+        "cache": cache_json(walk, encode),
         "upstream": encode(walk.upstream),
         "steps": [step_json(step, encode) for step in walk.steps],
         "gradients": {name: encode(value) for name, value in final.items() if walk.is_gradient(name)},
