@@ -1,6 +1,7 @@
-"""A value that feeds many stages: the circuit's footprints cost work quadratic in the fan-out
-(each write of the gradient, each branch), not cubic. Work is counted, not timed: the number
-of wire states the circuit model computes, and the values the SVG's dimension analysis reads."""
+"""A value that feeds many stages (a wide fork). The circuit's footprints cost work quadratic
+in the fan-out (each write of the gradient, each branch), not cubic. Work is counted, not
+timed: the wire states the circuit model computes, and the values the SVG's dimension analysis
+reads. The text report abridges the sum of hundreds of contributions to one readable line."""
 
 from __future__ import annotations
 
@@ -48,3 +49,18 @@ def test_the_svg_gathers_no_values_for_stages_without_a_matrix_product(monkeypat
     monkeypatch.setattr(Walk, "gradients_at", lambda self, p: calls.append(p) or GRADIENTS_AT(self, p))
     assert "<svg" in graph_svg(walk, walk.total)
     assert calls == []  # it was one copy of every gradient per backward step, for nothing
+
+
+def test_the_text_report_spells_out_a_small_sum_and_abridges_a_wide_one():
+    from bpstep.core.report import text_report
+
+    def dx_line(k: int) -> str:
+        report = text_report(run_text(fan(k), f"fan{k}.yaml"), check=False)
+        return next(line for line in report.splitlines() if line.startswith("  dx "))
+
+    # dx = sum of c_i over the k stages v_i = c_i x, c_i = 1 + i % 7
+    assert dx_line(8).split()[1] == str(sum(1 + i % 7 for i in range(8)))
+    assert dx_line(8).count("(stage ") == 8 and "more" not in dx_line(8)
+    wide = dx_line(150)
+    assert wide.split()[1] == str(sum(1 + i % 7 for i in range(150)))
+    assert wide.count("(stage ") == 7 and "… (143 more)" in wide and wide.endswith("(stage 1)")

@@ -14,6 +14,9 @@ from bpstep.core.engine import Step, Walk
 from bpstep.core.values import brief, encode, has_trouble, shape_text
 
 
+MAX_PARTS = 8  # contributions spelled out in a gradient's sum (the text report)
+
+
 def step_effect(step: Step, gradient_of: str | None = None) -> str:
     """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``.
     ``gradient_of`` names what a backward name that is not ``dv`` is the gradient of (``c#1``
@@ -82,6 +85,8 @@ def text_report(walk: Walk, check: bool = True) -> str:
     for name, value in finals.items():
         parts = [f"{brief(c.value)} ({'upstream' if c.stage is None else f'stage {c.stage}'})"
                  for c in walk.contributions_at(name, walk.total) if not c.discarded]
+        if len(parts) > MAX_PARTS:  # a value read by hundreds of stages: one readable line
+            parts = parts[:MAX_PARTS - 2] + [f"… ({len(parts) - MAX_PARTS + 1} more)"] + parts[-1:]
         rows.append([name, brief(value), "= " + " + ".join(parts) if len(parts) > 1 else ""])
     out += _table(rows) if rows else ["  (none)"]
     if local:
