@@ -64,3 +64,24 @@ def test_the_text_report_spells_out_a_small_sum_and_abridges_a_wide_one():
     wide = dx_line(150)
     assert wide.split()[1] == str(sum(1 + i % 7 for i in range(150)))
     assert wide.count("(stage ") == 7 and "… (143 more)" in wide and wide.endswith("(stage 1)")
+
+
+def test_the_circuit_draws_only_the_rows_a_frame_is_asked_for(monkeypatch):
+    """A base canvas draws a row when it is first read (a wide fork's wires add up to millions
+    of cells), and a row reads the same whichever rows were drawn before it."""
+    from bpstep.core.cells import Canvas, CircuitCanvas
+
+    draw_row = Canvas._draw_row
+    drawn: list[int] = []
+    monkeypatch.setattr(Canvas, "_draw_row", lambda self, y: drawn.append(y) or draw_row(self, y))
+    walk = run_text(fan(60), "fan60.yaml")
+    view = CircuitView(walk)
+    middle = walk.total // 2  # a stage in the middle is hot: its box and the wires it reads
+    frame = CircuitCanvas(view).frame(middle)
+    assert drawn == [] and frame.height > 100
+    top = [frame.line(y) for y in range(5)]
+    assert sorted(drawn) == [0, 1, 2, 3, 4]
+    backwards = CircuitCanvas(view).frame(middle)
+    every = [backwards.line(y) for y in reversed(range(backwards.height))][::-1]
+    assert every[:5] == top and any(hot for row in every for _, _, hot in row)
+    assert "●" in "".join(text for row in every for text, _, _ in row)  # x's fork

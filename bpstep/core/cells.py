@@ -42,19 +42,26 @@ def _directions(points) -> dict[tuple[int, int], set[str]]:
     return cells
 
 
+_OPPOSITE = {"E": "W", "W": "E", "S": "N", "N": "S"}
+_BLOCK = 32  # rows: vertical segments are found by the blocks of rows they cross
+
+
 class Canvas:
     """The characters of a scene, stored sparsely (only drawn cells), read row by row.
 
     A widget paints only what is visible: ``line(y, x0, width)`` costs the drawn cells of
     that row, not the width of the whole circuit (which is thousands of columns for
-    hundreds of stages)."""
+    hundreds of stages). A base canvas draws a row when it is first read: a circuit whose
+    wires add up to millions of cells (one value read by hundreds of stages) is not drawn
+    whole before its first frame."""
 
     def __init__(self, scene: Scene, base: "Canvas | None" = None) -> None:
         self.width, self.height = scene.width, scene.height
         self._rows: list[dict[int, tuple[str, str, bool]]] = [{} for _ in range(scene.height)]
         self._base = base
+        self._pending: list[bool] | None = None  # rows of a base canvas not drawn yet
         if base is None:
-            self._draw(scene)
+            self._index(scene)
         else:
             self._overlay(scene, base)
 
@@ -62,15 +69,62 @@ class Canvas:
         if 0 <= y < self.height and 0 <= x < self.width:
             self._rows[y][x] = (char, role, hot)
 
-    def _draw(self, scene: Scene) -> None:
-        put = self._put
-        nets: dict[tuple[int, int], dict[str, tuple[set[str], bool]]] = {}
-        for path in scene.paths:
-            for cell, dirs in _directions(path.points).items():
-                owners = nets.setdefault(cell, {})
+    def _row(self, y: int) -> dict[int, tuple[str, str, bool]]:
+        if self._pending is not None and self._pending[y]:
+            self._pending[y] = False
+            self._draw_row(y)
+        return self._rows[y]
+
+    def _index(self, scene: Scene) -> None:
+        """Each path's straight segments, the horizontal ones by row (drawn by _draw_row)."""
+        self._scene = scene
+        self._pending = [True] * self.height
+        self._across: dict[int, list[tuple[int, int, int, str | None]]] = {}  # y -> (path, from x, to x, dir)
+        # vertical segments by blocks of rows they cross: (path, x, from y, to y, dir)
+        self._down: dict[int, list[tuple[int, int, int, int, str]]] = {}
+        for p, path in enumerate(scene.paths):
+            points = path.points
+            if len(points) == 1:
+                (x, y), = points
+                self._across.setdefault(y, []).append((p, x, x, None))
+            for (x0, y0), (x1, y1) in zip(points, points[1:]):
+                if y0 == y1:
+                    self._across.setdefault(y0, []).append((p, x0, x1, "E" if x1 > x0 else "W"))
+                else:
+                    segment = (p, x0, y0, y1, "S" if y1 > y0 else "N")
+                    for block in range(min(y0, y1) // _BLOCK, max(y0, y1) // _BLOCK + 1):
+                        self._down.setdefault(block, []).append(segment)
+
+    def _draw_row(self, y: int) -> None:
+        """Row ``y`` of the scene, put as drawing it whole would put it: wires, then boxes,
+        then marks, then texts, each in scene order."""
+        scene, put = self._scene, self._put
+        cells: dict[int, dict[int, set[str]]] = {}  # x -> path -> directions out of the cell
+        for p, xa, xb, forward in self._across.get(y, ()):
+            if forward is None:  # a path of one point
+                cells.setdefault(xa, {}).setdefault(p, set()).update("EW")
+                continue
+            step, steps = (1 if xb > xa else -1), abs(xb - xa)
+            for k in range(steps + 1):
+                dirs = cells.setdefault(xa + step * k, {}).setdefault(p, set())
+                if k < steps:
+                    dirs.add(forward)
+                if k > 0:
+                    dirs.add(_OPPOSITE[forward])
+        for p, x, ya, yb, forward in self._down.get(y // _BLOCK, ()):
+            if ya <= y <= yb or yb <= y <= ya:
+                k, steps = abs(y - ya), abs(yb - ya)
+                dirs = cells.setdefault(x, {}).setdefault(p, set())
+                if k < steps:
+                    dirs.add(forward)
+                if k > 0:
+                    dirs.add(_OPPOSITE[forward])
+        for x, by_path in cells.items():
+            owners: dict[str, tuple[set[str], bool]] = {}
+            for p, dirs in by_path.items():
+                path = scene.paths[p]
                 old_dirs, old_hot = owners.get(path.wire, (set(), False))
                 owners[path.wire] = (old_dirs | dirs, old_hot or path.hot)
-        for (x, y), owners in nets.items():
             if len(owners) == 1:
                 dirs, hot = next(iter(owners.values()))
                 if dirs in (set("E"), set("W")):  # a wire's ends run on into the boxes
@@ -80,41 +134,41 @@ class Canvas:
                 put(x, y, "┼", "wire", any(h for _, h in owners.values()))
         for rect in scene.rects:
             x0, y0, x1, y1 = rect.x, rect.y, rect.x + rect.width - 1, rect.y + rect.height - 1
-            for x in range(x0 + 1, x1):
-                put(x, y0, "─", "box", rect.hot)
-                put(x, y1, "─", "box", rect.hot)
-                for y in range(y0 + 1, y1):
+            if not y0 <= y <= y1:
+                continue
+            if y in (y0, y1):
+                for x in range(x0 + 1, x1):
+                    put(x, y, "─", "box", rect.hot)
+            if y0 < y < y1:
+                for x in range(x0 + 1, x1):
                     put(x, y, " ", "box", rect.hot)
-            for y in range(y0 + 1, y1):
                 put(x0, y, "│", "box", rect.hot)
-                put(x1, y, "├" if (x1 + 1, y) in nets else "│", "box", rect.hot)
-            put(x0, y0, "╭", "box", rect.hot)
-            put(x1, y0, "╮", "box", rect.hot)
-            put(x0, y1, "╰", "box", rect.hot)
-            put(x1, y1, "╯", "box", rect.hot)
+                put(x1, y, "├" if x1 + 1 in cells else "│", "box", rect.hot)
+            if y == y0:
+                put(x0, y, "╭", "box", rect.hot)
+                put(x1, y, "╮", "box", rect.hot)
+            if y == y1:
+                put(x0, y, "╰", "box", rect.hot)
+                put(x1, y, "╯", "box", rect.hot)
         for mark in scene.marks:
-            char, role = _MARKS[mark.kind]
-            put(mark.x, mark.y, char, role, mark.hot)
+            if mark.y == y:
+                char, role = _MARKS[mark.kind]
+                put(mark.x, mark.y, char, role, mark.hot)
         for text in scene.texts:
-            for i, char in enumerate(text.text):
-                put(text.x + i, text.y, char, text.role, text.hot)
+            if text.y == y:
+                for i, char in enumerate(text.text):
+                    put(text.x + i, text.y, char, text.role, text.hot)
 
     def _overlay(self, scene: Scene, base: "Canvas") -> None:
         """Only what changes with the position over a static base: highlighted wires and
-        boxes (same characters, now hot) and every text."""
+        boxes (the base's characters, now hot; looked up as a cell is read, so that the base
+        draws only the rows shown) and every text."""
         put = self._put
+        self._hot_cells: set[tuple[int, int]] = set()
         for path in scene.paths:
             if path.hot:
-                for x, y in _directions(path.points):
-                    char, role, _ = base.cell(x, y)
-                    if role == "wire":
-                        put(x, y, char, role, True)
-        for rect in scene.rects:
-            if rect.hot:
-                for x in range(rect.x, rect.x + rect.width):
-                    for y in range(rect.y, rect.y + rect.height):
-                        char, role, _ = base.cell(x, y)
-                        put(x, y, char, role, True)
+                self._hot_cells.update(_directions(path.points))
+        self._hot_rects = [rect for rect in scene.rects if rect.hot]
         for mark in scene.marks:
             if mark.hot:
                 char, role = _MARKS[mark.kind]
@@ -127,10 +181,17 @@ class Canvas:
         """(character, role, hot) of one cell; a blank is (" ", "", False)."""
         if not 0 <= y < self.height:
             return _BLANK
-        found = self._rows[y].get(x)
+        found = self._row(y).get(x)
         if found is not None:
             return found
-        return self._base.cell(x, y) if self._base is not None else _BLANK
+        if self._base is None:
+            return _BLANK
+        below = self._base.cell(x, y)
+        if 0 <= x < self.width and (
+                any(r.x <= x < r.x + r.width and r.y <= y < r.y + r.height for r in self._hot_rects)
+                or (below[1] == "wire" and (x, y) in self._hot_cells)):
+            return below[0], below[1], True
+        return below
 
     def line(self, y: int, x0: int = 0, width: int | None = None) -> list[Run]:
         """Row ``y`` from column ``x0``, ``width`` cells (default: to the end), as runs."""
