@@ -80,7 +80,9 @@ def derive_backward(forward: Iterable[Statement], cache: Iterable[Any], output: 
         if line.produced[j] not in reached:
             groups.append((statement, [], f"{statement.target} does not reach the output {output}"))
             continue
-        lines = block_lines.setdefault(id(statement.block), statement.block.lines())
+        lines = block_lines.get(id(statement.block))
+        if lines is None:  # not setdefault: its default would split the block once per stage
+            lines = block_lines[id(statement.block)] = statement.block.lines()
         stage = _Stage(statement, line, j, limits, available, known, lines)
         codes = []
         for leaf, code in stage.contributions():
@@ -138,6 +140,7 @@ class _Stage:
         self.target, self.version = line.produced[j]
         self.synthetic: set[int] = set()
         self._values: dict[int, Any] = {}
+        self._texts: dict[int, str] = {}
         self._keep: list[ast.AST] = []  # keeps synthetic nodes alive while their ids are used
         if statement.op == "=":
             self.root = statement.value
@@ -167,6 +170,12 @@ class _Stage:
 
     # -- code, values and shapes of the expression's parts ----------------------------------
     def text(self, node: ast.AST) -> str:
+        key = id(node)  # asked for a node, its arguments, and again as the node's own arguments
+        if key not in self._texts:
+            self._texts[key] = self._text(node)
+        return self._texts[key]
+
+    def _text(self, node: ast.AST) -> str:
         renames = {}
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and sub.id in self.seen:

@@ -6,6 +6,7 @@ A TUI shows :attr:`Verification.marks` (one per step) as each step is taken, fla
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -121,6 +122,10 @@ def magnitude(values: Iterable[Any]) -> float:
     for value in values:
         if value is None:
             continue
+        if isinstance(value, float):  # a float64 scalar (or float): no arrays
+            if math.isfinite(value) and abs(value) > top:
+                top = float(abs(value))
+            continue
         array = np.abs(np.asarray(value, dtype=np.float64))
         finite = array[np.isfinite(array)]
         if finite.size:
@@ -136,6 +141,15 @@ def same(actual: Value | None, expected: Value | None, scale: float = 1.0) -> bo
     if actual is None or expected is None:
         present = expected if actual is None else actual
         return not np.any(np.asarray(present, dtype=np.float64))
+    if isinstance(actual, float) and isinstance(expected, float):  # two scalars: np.isclose's test
+        atol = ATOL * max(scale, magnitude([expected]))
+        if actual == expected:  # also equal infinities
+            return True
+        if math.isnan(actual) or math.isnan(expected):  # NaN equals only NaN
+            return math.isnan(actual) and math.isnan(expected)
+        if math.isinf(actual) or math.isinf(expected):  # an infinity equals only itself
+            return False
+        return bool(abs(actual - expected) <= atol + RTOL * abs(expected))
     a = np.asarray(actual, dtype=np.float64)
     b = np.asarray(expected, dtype=np.float64)
     if a.shape != b.shape:

@@ -265,9 +265,10 @@ class _Replay:
             env = dict(self.line.after)
         if name is not None:
             env[name] = value
+        walker = Walker(env, None, limits=self.limits)  # type: ignore[arg-type]  # one per replay
         for statement in self.forward[index + 1:]:
-            walker = Walker(env, statement.block, limits=self.limits)
-            result = walker.evaluate(statement.value)
+            walker.block, walker.reads = statement.block, []
+            result = walker.evaluate(statement.value, statement.depth)
             if statement.op == "+=":
                 with np.errstate(all="ignore"):
                     result = to_value(np.add(env[statement.target], result))

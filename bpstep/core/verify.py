@@ -46,10 +46,10 @@ def reference_walk(walk: Walk, limits: Limits = DEFAULT_LIMITS) -> tuple[Walk | 
     if walk.derived:
         return walk, "the scenario has no backward: block; bpstep derived it, so there is nothing " \
                      "hand-written to check"
-    from bpstep.core.derive import derive
+    from bpstep.core.derive import derive_backward
 
-    try:
-        derivation = derive(walk.scenario, limits)
+    try:  # the walk's forward pass and cache are the scenario's: derived from them, not run again
+        derivation = derive_backward(walk.forward, walk.cache, walk.output, limits)
         return run(walk.scenario, limits, backward=list(derivation.statements)), ""
     except ScenarioError as exc:
         return None, f"no derived reference ({exc.message}); the gradients are checked by central " \
