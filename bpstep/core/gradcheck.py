@@ -25,7 +25,8 @@ and ``not finite`` (NaN or infinity on either side), ``skipped`` (not checked; s
 note). Every input is checked, written or not (an unwritten gradient counts as zeros); other
 values are checked when the backward pass wrote their gradient. The cost is two forward
 passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are checked (a
-fixed sample beyond that), inputs first, within a budget of work (:data:`BUDGET`, counted as
+fixed sample beyond that), inputs first (the budget is shared among the inputs, then what is
+left among the other values), within a budget of work (:data:`BUDGET`, counted as
 array elements read and written and multiply-adds of matrix products, plus
 :data:`STATEMENT_COST` a statement) that keeps ``bpstep run`` to about a second at most; what
 does not fit is sampled more thinly or ``skipped``, and says so.
@@ -146,11 +147,16 @@ def _check_walk(walk, h: float, max_elements: int, budget: int, limits: Limits) 
     targets = _targets(walk, line)
     done: dict[str, GradientCheck] = {}
     used = 0
-    ordered = sorted(targets, key=lambda t: t.index >= 0)  # inputs first
-    for left, target in zip(range(len(ordered), 0, -1), ordered):
-        share = (budget - used) // left  # what is left, shared among the values still to check
-        done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor)
-        used += cost
+    inputs = [t for t in targets if t.index < 0]
+    others = [t for t in targets if t.index >= 0]
+    # inputs first: what is left is shared among the inputs still to check, then among the
+    # other values (shared among all of them, a long scenario's inputs, whose each replay is
+    # the whole forward pass, were skipped for the sake of thousands of short replays)
+    for group in (inputs, others):
+        for left, target in zip(range(len(group), 0, -1), group):
+            share = (budget - used) // left
+            done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor)
+            used += cost
     return CheckReport(h, {t.name: done[t.name] for t in targets})
 
 
