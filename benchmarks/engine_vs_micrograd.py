@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 
 from gen_scalar_graph import micrograd_text, scenario_text  # noqa: E402
-from tmux_harness import bpstep_bin, median  # noqa: E402
+from tmux_harness import bpstep_bin, median, precompile_bpstep  # noqa: E402
 
 
 FLOOR = """\
@@ -62,6 +62,7 @@ def main() -> None:
         out.write(micrograd_text(args.small))
 
     bpstep = bpstep_bin()
+    precompile_bpstep()
     # --no-check: micrograd checks nothing either; the central-difference check re-runs the
     # forward pass twice per input element (issue 5), which is not what this compares.
     flags = ["--no-check", "--max-statements", str(10 * args.big), "--max-file-bytes", str(200_000_000)]
