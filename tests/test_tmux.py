@@ -110,6 +110,17 @@ def test_installed_bpstep_steps_a_stage_and_quits(terminal):
     assert tty.exit_status() == 0
 
 
+def test_an_80_column_terminal_shows_how_to_quit(terminal):
+    # the footer's last key was cut off at 80 columns: a newcomer saw no way out
+    tty = terminal(80, 24, [str(BPSTEP), COMPLEX])
+    screen = tty.wait_for(r"step 0 of 12[\s\S]*\^p palette")  # the footer is drawn last
+    footer = next(line for line in reversed(screen.splitlines()) if line.strip())
+    for key in ("n Stage", "s Step", "p Back", "? Help", "q Quit"):
+        assert key in footer, footer
+    tty.send("q")
+    assert tty.exit_status() == 0
+
+
 def test_bad_scenario_in_a_terminal_prints_one_line_before_any_screen(terminal, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("bpstep: 1\ntitle: bad\ninputs:\n  x: 1\nforward: |\n  y = x +\n")

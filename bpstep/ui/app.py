@@ -46,16 +46,16 @@ class BpstepApp(App[None]):
     TITLE = "bpstep"
     AUTO_FOCUS = "#gradients"
     BINDINGS = [
-        Binding("n,right", "next_stage", "Next stage", tooltip="Run the whole next stage"),
+        Binding("n,right", "next_stage", "Stage", tooltip="Run the whole next stage"),
         Binding("s,down", "next_step", "Step", tooltip="Run the next backward statement"),
         Binding("p,left", "previous_stage", "Back", tooltip="Back one stage (to its start)"),
         Binding("up", "previous_step", "Step back", show=False, tooltip="Undo the last statement"),
         Binding("home", "start", "Start", show=False, tooltip="Back to the start"),
         Binding("end", "end", "End", show=False, tooltip="Run to the end"),
-        Binding("g", "goto_stage", "Go to", tooltip="Go to a stage (asks for its number)"),
+        Binding("g", "goto_stage", "Goto", tooltip="Go to a stage (asks for its number)"),
         Binding("b", "toggle_breakpoint", "Break",
                 tooltip="Breakpoint on/off at the backward cursor's statement"),
-        Binding("c", "continue", "Cont.", tooltip="Run to the next breakpoint (or the end)"),
+        Binding("c", "continue", "Cont", tooltip="Run to the next breakpoint (or the end)"),
         Binding("v", "toggle_circuit", "Circuit",
                 tooltip="Show or hide the circuit: values green above the wires, gradients red below"),
         Binding("w", "first_mistake", "First mistake", show=False,  # the footer keeps ? and q at 80 columns
