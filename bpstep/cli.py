@@ -40,8 +40,13 @@ def _positive(text: str) -> int:
     return value
 
 
-def _limit_flags(parser: argparse.ArgumentParser) -> None:
+def _limit_flags(parser: argparse.ArgumentParser, circuit: bool = False) -> None:
     group = parser.add_argument_group("limits (checked before any work is done)")
+    if circuit:
+        group.add_argument("--max-circuit-size", type=_positive, default=DEFAULT_LIMITS.max_circuit_size,
+                           metavar="N", help="most boxes and wire bends the circuit's layout places: a "
+                           "long scenario whose early values are read late makes millions (default "
+                           "%(default)s)")
     group.add_argument("--max-file-bytes", type=_positive, default=DEFAULT_LIMITS.max_file_bytes,
                        metavar="N", help="largest scenario file (default %(default)s)")
     group.add_argument("--max-statements", type=_positive, default=DEFAULT_LIMITS.max_statements,
@@ -54,7 +59,8 @@ def _limit_flags(parser: argparse.ArgumentParser) -> None:
 
 def limits_from(args: argparse.Namespace) -> Limits:
     return Limits(max_file_bytes=args.max_file_bytes, max_statements=args.max_statements,
-                  max_elements=args.max_elements, max_total_elements=args.max_total_elements)
+                  max_elements=args.max_elements, max_total_elements=args.max_total_elements,
+                  max_circuit_size=getattr(args, "max_circuit_size", DEFAULT_LIMITS.max_circuit_size))
 
 
 def _tui_parser() -> argparse.ArgumentParser:
@@ -63,7 +69,7 @@ def _tui_parser() -> argparse.ArgumentParser:
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML, format 1)")
     parser.add_argument("--record", metavar="FILE", help="write the session transcript to FILE")
     parser.add_argument("--version", action="version", version=f"bpstep {__version__}")
-    _limit_flags(parser)
+    _limit_flags(parser, circuit=True)
     return parser
 
 
@@ -107,7 +113,7 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
                        "STAGE (a stage number, or 'start' or 'end'; default: end)")
     graph.add_argument("-o", "--output", metavar="FILE.svg", required=True,
                        help="the SVG file to write ('-' for standard output)")
-    _limit_flags(graph)
+    _limit_flags(graph, circuit=True)
     commands["graph"] = (graph, cmd_graph)
     return commands
 
@@ -142,13 +148,14 @@ def cmd_graph(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
     from bpstep.core.svg import graph_svg, position_at
 
-    walk = load_walk(args.scenario, limits_from(args))
+    limits = limits_from(args)
+    walk = load_walk(args.scenario, limits)
     try:
         position = position_at(walk, args.at)
     except ValueError as exc:
         print(f"bpstep graph: error: --at {args.at}: {exc}", file=sys.stderr)
         return 2
-    text = graph_svg(walk, position)
+    text = graph_svg(walk, position, limits.max_circuit_size)
     if args.output == "-":
         sys.stdout.write(text)
         return 0
@@ -180,7 +187,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             return 2
     from bpstep.ui.app import BpstepApp
 
-    app = BpstepApp(walk, record=writer)
+    app = BpstepApp(walk, record=writer, circuit_limit=limits_from(args).max_circuit_size)
     try:
         app.run()
     finally:

@@ -302,3 +302,27 @@ async def test_a_derived_backward_pass_is_drawn_too(tmp_path):
         await pilot.press("s")
         await pilot.pause()
         assert label(panel, "in:x", "below") == "3"
+
+
+async def test_v_on_a_circuit_too_large_to_draw_says_so_and_stepping_goes_on(monkeypatch):
+    import bpstep.core.circuit as circuit_module
+
+    sized = []
+    layout_size = circuit_module.layout_size
+    monkeypatch.setattr(circuit_module, "layout_size", lambda *a: sized.append(1) or layout_size(*a))
+    forward = ["  v1 = x * 0.5"] + [f"  v{i} = v{i - 1} * 0.5 + x" for i in range(2, 61)]
+    walk = run_text("bpstep: 1\ntitle: wide\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n",
+                    "wide.yaml")
+    app = BpstepApp(walk, circuit_limit=1000)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        panel = panel_of(app)
+        assert not panel.display and panel._canvas is None
+        notes = [n.message for n in app._notifications]
+        assert len(notes) == 1 and "the circuit is too large to draw" in notes[0], notes
+        assert "--max-circuit-size" in notes[0]
+        await pilot.press("v", "s")  # asked again: said again, without laying it out again
+        await pilot.pause()
+        assert not panel.display and app.position == 1
+        assert len(list(app._notifications)) == 2 and len(sized) == 1

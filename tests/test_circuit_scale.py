@@ -1,10 +1,14 @@
 """A value that feeds many stages (a wide fork). The circuit's footprints cost work quadratic
 in the fan-out (each write of the gradient, each branch), not cubic. Work is counted, not
 timed: the wire states the circuit model computes, and the values the SVG's dimension analysis
-reads. The text report abridges the sum of hundreds of contributions to one readable line."""
+reads. The text report abridges the sum of hundreds of contributions to one readable line.
+A circuit whose layout would place more pieces than its limit is refused before any work."""
 
 from __future__ import annotations
 
+import pytest
+
+import bpstep.core.circuit as circuit_module
 import bpstep.core.graph as graph_module
 from bpstep.core.circuit import CircuitView
 from bpstep.core.engine import Walk, run_text
@@ -85,3 +89,35 @@ def test_the_circuit_draws_only_the_rows_a_frame_is_asked_for(monkeypatch):
     every = [backwards.line(y) for y in reversed(range(backwards.height))][::-1]
     assert every[:5] == top and any(hot for row in every for _, _, hot in row)
     assert "●" in "".join(text for row in every for text, _, _ in row)  # x's fork
+
+
+# -- a circuit too large to draw: refused before any drawing work ---------------------------
+
+def read_by_all(k: int) -> str:
+    """x is read by each of k chained stages: the wire to stage i skips i - 1 columns, so the
+    layout places about k^2 / 2 pieces."""
+    forward = ["  v1 = x * 0.5"] + [f"  v{i} = v{i - 1} * 0.5 + x" for i in range(2, k + 1)]
+    return f"bpstep: 1\ntitle: read by all {k}\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n"
+
+
+def test_a_circuit_over_the_limit_is_refused_before_it_is_laid_out(monkeypatch):
+    from bpstep.core.circuit import CircuitTooLarge
+
+    walk = run_text(read_by_all(40), "wide.yaml")
+    calls = []
+    monkeypatch.setattr(circuit_module, "layered_layout", lambda *a, **k: calls.append("layout"))
+    monkeypatch.setattr(circuit_module.CircuitView, "_footprints", lambda self: calls.append("footprints"))
+    with pytest.raises(CircuitTooLarge) as refused:
+        CircuitView(walk, limit=500)
+    assert calls == []  # nothing drawn, nothing laid out
+    # 40 stages and the input; the wire from x to stage i skips i - 1 columns (one more piece
+    # for the output's terminal node)
+    size = 41 + sum(i - 1 for i in range(1, 41)) + 1
+    assert f"make {size} pieces" in refused.value.message and "the limit is 500" in refused.value.message
+    assert (refused.value.line, refused.value.col) == (6, 3)  # the forward pass's first line
+
+
+def test_a_circuit_within_the_limit_is_drawn():
+    walk = run_text(read_by_all(40), "wide.yaml")
+    assert CircuitView(walk, limit=10_000).width > 0
+    assert CircuitView(walk).width > 0  # no limit given: drawn whatever its size

@@ -107,3 +107,23 @@ def test_run_no_check_skips_only_the_gradient_check(bpstep_bin, scenario_dir):
     assert quick["steps"] == full["steps"] and quick["gradients"] == full["gradients"]
     text = run(bpstep_bin, "run", "--no-check", path).stdout
     assert "Gradient check" not in text and "Backward: 12 steps" in text
+
+
+def test_graph_refuses_a_circuit_too_large_to_draw_in_one_line(bpstep_bin, tmp_path):
+    forward = ["  v1 = x * 0.5"] + [f"  v{i} = v{i - 1} * 0.5 + x" for i in range(2, 61)]
+    scenario = tmp_path / "wide.yaml"
+    scenario.write_text("bpstep: 1\ntitle: wide\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n")
+    out = tmp_path / "wide.svg"
+    proc = run(bpstep_bin, "graph", str(scenario), "-o", str(out), "--max-circuit-size", "1000")
+    assert proc.returncode == 2 and proc.stdout == "" and not out.exists()
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{scenario}:6:3: error: the circuit is too large to draw")
+    assert "the limit is 1000 (raise it with --max-circuit-size)" in lines[0]
+    proc = run(bpstep_bin, "graph", str(scenario), "-o", str(out), "--max-circuit-size", "5000")
+    assert proc.returncode == 0 and out.read_text().startswith("<svg")
+
+
+def test_the_circuit_limit_is_a_flag_of_the_debugger_and_of_graph_only(bpstep_bin):
+    assert "--max-circuit-size" in run(bpstep_bin, "--help").stdout
+    assert "--max-circuit-size" in run(bpstep_bin, "graph", "--help").stdout
+    assert "--max-circuit-size" not in run(bpstep_bin, "run", "--help").stdout

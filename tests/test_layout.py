@@ -12,7 +12,7 @@ import pytest
 from bpstep.core.cells import plain
 from bpstep.core.circuit import CELLS, SVG, CircuitView
 from bpstep.core.engine import load_walk, run_text
-from bpstep.core.layout import Layout, NodeSpec, layered_layout
+from bpstep.core.layout import Layout, NodeSpec, layered_layout, layout_size
 from pathlib import Path
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -249,3 +249,35 @@ def test_a_500_stage_scenario_lays_out():
     assert problems(view.layout, edges) == []
     assert _label_problems(view, walk.total) == []
     assert sum(1 for w in view.graph.wires.values() if w.fork) > 100
+
+
+# -- the size of a layout, before it is made ------------------------------------------------
+
+def test_layout_size_counts_a_dummy_node_in_every_layer_an_edge_skips():
+    # a -> b -> c -> d and a -> d: layers 0..3; a -> d skips two layers
+    assert layout_size("abcd", [("a", "b"), ("b", "c"), ("c", "d"), ("a", "d")]) == 4 + 2
+    # s feeds every node of a chain c1 -> ... -> ck: the wire to c_i skips i - 1 layers
+    k = 10
+    chain = [(f"c{i}", f"c{i + 1}") for i in range(1, k)]
+    fan = [("s", f"c{i}") for i in range(1, k + 1)]
+    nodes = ["s"] + [f"c{i}" for i in range(1, k + 1)]
+    assert layout_size(nodes, chain + fan) == (k + 1) + k * (k - 1) // 2
+    # an input read only at the end is pulled next to its reader: no long wire
+    assert layout_size(["late", "c1", "c2", "c3"], [("c1", "c2"), ("c2", "c3"), ("late", "c3")]) == 4
+
+
+def test_layout_size_is_the_number_of_nodes_the_layout_places(monkeypatch):
+    import bpstep.core.layout as layout_module
+
+    rng = random.Random(3)
+    for _ in range(20):
+        n = rng.randint(2, 30)
+        edges = {(rng.randrange(0, j), j) for j in range(1, n) for _ in range(rng.randint(1, 2))}
+        specs = {i: NodeSpec(3, 2, 0, (0, 1), (i,)) for i in range(n)}
+        placed = []
+        add_node = layout_module._Graph.add_node
+        monkeypatch.setattr(layout_module._Graph, "add_node",
+                            lambda self, *a: placed.append(a) or add_node(self, *a))
+        layered_layout(specs, sorted(edges))
+        monkeypatch.undo()
+        assert layout_size(list(specs), sorted(edges)) == len(placed)

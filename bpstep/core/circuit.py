@@ -22,8 +22,9 @@ from typing import Callable
 import numpy as np
 
 from bpstep.core.engine import Contribution, Walk
+from bpstep.core.errors import ScenarioError
 from bpstep.core.graph import Circuit, CircuitState, Node, Wire
-from bpstep.core.layout import Layout, NodeSpec, Options, layered_layout
+from bpstep.core.layout import Layout, NodeSpec, Options, layered_layout, layout_size
 from bpstep.core.matrix import compact_shape
 from bpstep.core.routing import simplify
 from bpstep.core.values import number
@@ -168,16 +169,25 @@ class Scene:
     state: CircuitState
 
 
+class CircuitTooLarge(ScenarioError):
+    """The circuit would take too long to lay out (``--max-circuit-size``)."""
+
+
 class CircuitView:
-    """The laid-out circuit of a walk; :meth:`scene` draws it at any position."""
+    """The laid-out circuit of a walk; :meth:`scene` draws it at any position.
+
+    ``limit``: the most nodes its layout may place (:func:`bpstep.core.layout.layout_size`);
+    above it :class:`CircuitTooLarge` is raised before any drawing work."""
 
     def __init__(self, walk: Walk, labels: Labels = CELLS, options: Options | None = None,
-                 margin: int = 1) -> None:
+                 margin: int = 1, limit: int | None = None) -> None:
         self.walk = walk
         self.labels = labels
         self.margin = margin
         self.circuit = Circuit(walk)
         self.graph = self.circuit.graph
+        if limit is not None:
+            self._check_size(limit)
         self.footprints = self._footprints()
         self.edge_wire = {(e.source, e.target): e.wire for e in self.graph.edges}
         specs = {n.id: NodeSpec(fp.width, fp.height, fp.out_row, fp.in_rows or (fp.out_row,), (i,))
@@ -186,6 +196,15 @@ class CircuitView:
                                              options or Options())
         self.width = self.layout.width + 2 * margin
         self.height = self.layout.height + 2 * margin
+
+    def _check_size(self, limit: int) -> None:
+        size = layout_size([n.id for n in self.graph.nodes], [(e.source, e.target) for e in self.graph.edges])
+        if size > limit:
+            line, col = self.walk.scenario.forward.position(1)
+            stages = sum(1 for n in self.graph.nodes if n.kind == "stage")
+            raise CircuitTooLarge(f"the circuit is too large to draw: its {stages} stages and the wires "
+                                  f"running past them make {size} pieces to lay out; the limit is {limit} "
+                                  "(raise it with --max-circuit-size)", line, col)
 
     # -- geometry ---------------------------------------------------------------------------
     def box_of(self, node_id: str) -> tuple[int, int, int, int]:

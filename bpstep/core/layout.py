@@ -118,9 +118,18 @@ class _Graph:
         return sid
 
 
-def layered_layout(nodes: Mapping[Hashable, NodeSpec], edges: Iterable[tuple[Hashable, Hashable]],
-                   options: Options = Options()) -> Layout:
-    ids = sorted(nodes, key=lambda n: (nodes[n].key, str(n)))
+def layout_size(nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]]) -> int:
+    """How many nodes :func:`layered_layout` would place: the real ones and a dummy in every
+    layer an edge skips. Its time and memory grow with this number, which grows with the square
+    of a graph's length when values made early are read late (each such wire skips most of the
+    layers). Counted from the layers alone, without laying anything out."""
+    ids = list(nodes)
+    pairs = _pairs(ids, edges)
+    layer = _layers(len(ids), pairs, ids)
+    return len(ids) + sum(layer[v] - layer[u] - 1 for u, v in pairs)
+
+
+def _pairs(ids: list, edges: Iterable[tuple[Hashable, Hashable]]) -> list[tuple[int, int]]:
     index = {node: i for i, node in enumerate(ids)}
     pairs = []
     for u, v in edges:
@@ -130,6 +139,13 @@ def layered_layout(nodes: Mapping[Hashable, NodeSpec], edges: Iterable[tuple[Has
             raise ValueError(f"edge {u!r} -> {v!r} is a loop; the graph must be acyclic")
         pairs.append((index[u], index[v]))
     pairs.sort()
+    return pairs
+
+
+def layered_layout(nodes: Mapping[Hashable, NodeSpec], edges: Iterable[tuple[Hashable, Hashable]],
+                   options: Options = Options()) -> Layout:
+    ids = sorted(nodes, key=lambda n: (nodes[n].key, str(n)))
+    pairs = _pairs(ids, edges)
     n = len(ids)
     layer = _layers(n, pairs, ids)
     specs = [nodes[node] for node in ids]

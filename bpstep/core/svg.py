@@ -181,5 +181,6 @@ def render_svg(view: CircuitView, position: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def graph_svg(walk: Walk, position: int) -> str:
-    return render_svg(CircuitView(walk, SVG), position)
+def graph_svg(walk: Walk, position: int, limit: int | None = None) -> str:
+    """The SVG of the circuit at ``position`` (``limit``: see :class:`CircuitView`)."""
+    return render_svg(CircuitView(walk, SVG, limit=limit), position)

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static
 from typing import TYPE_CHECKING
 
 from bpstep.core.engine import Step, Walk
+from bpstep.core.expr import DEFAULT_LIMITS
 from bpstep.ui.circuitview import CircuitPanel
 from bpstep.ui.panes import BackwardSource, CacheSource, ForwardSource, GradientSource
 from bpstep.ui.recording import Recorder, RecordingIndicator
@@ -65,9 +66,11 @@ class BpstepApp(App[None]):
         Binding("q", "quit", "Quit", tooltip="Quit bpstep"),
     ]
 
-    def __init__(self, walk: Walk, record: TranscriptWriter | None = None) -> None:
+    def __init__(self, walk: Walk, record: TranscriptWriter | None = None,
+                 circuit_limit: int = DEFAULT_LIMITS.max_circuit_size) -> None:
         super().__init__()
         self.walk = walk
+        self.circuit_limit = circuit_limit  # a larger circuit is not drawn (--max-circuit-size)
         self.index = Index(walk)
         self.position = 0
         self.goto_hooks: list[GotoHook] = []
@@ -84,7 +87,7 @@ class BpstepApp(App[None]):
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(id="titlebar")
-        yield CircuitPanel(self.walk, id="circuit")
+        yield CircuitPanel(self.walk, limit=self.circuit_limit, id="circuit")
         with Horizontal(id="panes"):
             with Vertical(id="left"):
                 yield RowView(self.forward_source, title="Forward pass (stage)", id="forward")

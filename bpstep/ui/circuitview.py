@@ -56,12 +56,14 @@ class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
             super().__init__()
             self.stage = stage
 
-    def __init__(self, walk: Walk, *, id: str | None = None) -> None:
+    def __init__(self, walk: Walk, *, limit: int | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.walk = walk
+        self.limit = limit  # the most nodes its layout may place (bpstep.core.layout.layout_size)
         self.position = 0
         self.border_title = TITLE
         self._canvas: CircuitCanvas | None = None
+        self._refused: str | None = None  # why the circuit is not drawn (too large), once known
         self.frame: Canvas | None = None
         self._focus_before: Widget | None = None
         self.display = False
@@ -74,7 +76,7 @@ class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
             from bpstep.core.cells import CircuitCanvas
             from bpstep.core.circuit import CircuitView
 
-            self._canvas = CircuitCanvas(CircuitView(self.walk))
+            self._canvas = CircuitCanvas(CircuitView(self.walk, limit=self.limit))
             self.virtual_size = Size(self._canvas.width, self._canvas.height)
         return self._canvas
 
@@ -85,6 +87,17 @@ class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
     def toggle(self, position: int) -> bool:
         """Show the panel (drawn at ``position``, with the focus, so that its keys scroll it)
         or hide it (giving the focus back); True if it is now shown."""
+        if not self.display and self._canvas is None:
+            from bpstep.core.circuit import CircuitTooLarge
+
+            try:
+                if self._refused is None:
+                    self.canvas  # laid out here, once: a circuit too large to draw says so instead
+            except CircuitTooLarge as exc:
+                self._refused = exc.message
+            if self._refused is not None:
+                self.app.notify(self._refused, title="Circuit", severity="warning", timeout=10)
+                return False
         self.display = not self.display
         if self.display:
             self._focus_before = self.app.focused
