@@ -127,3 +127,15 @@ def test_a_long_scenarios_inputs_are_checked_before_its_other_values():
     others = [r for name, r in report.results.items() if name not in inputs]
     assert others and any(r.verdict == "skipped" for r in others)  # the budget did bind
     assert all(r.verdict in ("good", "skipped") for r in others)
+
+
+def test_bpstep_check_finds_the_inputs_once_not_once_per_gradient(monkeypatch):
+    import bpstep.core.check as check_module
+
+    walk = run_text(chain(40), "chain40.yaml")
+    calls = []
+    inputs = check_module._inputs
+    monkeypatch.setattr(check_module, "_inputs", lambda w: calls.append(1) or inputs(w))
+    result = check_module.check(walk)
+    assert result.passed and len(result.gradients) == 40 + 1 + 39  # dx, dw1..dw40, dv1..dv39
+    assert len(calls) == 1  # it was a scan of the cache for each of the 80 gradients

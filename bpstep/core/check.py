@@ -68,10 +68,11 @@ def check(walk: Walk, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
     reference = verification.reference
     final = walk.gradients_at(walk.total)
     expected = reference.gradients_at(reference.total) if reference is not None else {}
-    names = ["d" + e.name for e in walk.cache if e.stage is None]
-    names += [s.target for s in walk.steps if walk.gradient_label(s.target) and s.target not in names]
+    names = dict.fromkeys("d" + e.name for e in walk.cache if e.stage is None)  # inputs first
+    names.update(dict.fromkeys(s.target for s in walk.steps if walk.gradient_label(s.target)))
+    inputs = _inputs(walk)  # once: per gradient, it was quadratic (seconds at 10,000 stages)
     out = []
-    for name in dict.fromkeys(names):
+    for name in names:
         if name == walk.upstream_name:
             continue
         value, want = final.get(name), expected.get(name)
@@ -89,7 +90,7 @@ def check(walk: Walk, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
             passed = result is None or result.passed or result.verdict == "skipped"
         if value is None and not passed:
             note = f"the backward pass never writes {name}"
-        out.append(FinalGradient(name, walk.gradient_label(name) or name[1:], name[1:] in _inputs(walk),
+        out.append(FinalGradient(name, walk.gradient_label(name) or name[1:], name[1:] in inputs,
                                  value, want, matches, result, passed, note))
     return CheckResult(walk, verification, tuple(out))
 
