@@ -26,7 +26,8 @@ EPILOG = """commands:
   bpstep graph SCENARIO -o FILE.svg the circuit as an SVG picture (--at STAGE)
 
 keys in the debugger: n/right next stage, s/down next statement, p/left previous stage,
-up previous statement, home/end, g go to stage, b breakpoint, c continue, ? help, q quit.
+up previous statement, home/end, g go to stage, b breakpoint, c continue, v circuit,
+w first mistake, a about, ? help, q quit.
 """
 
 
