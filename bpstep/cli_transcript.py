@@ -35,7 +35,7 @@ def transcript_commands() -> dict[str, tuple[argparse.ArgumentParser, Callable[[
                         help="start playing the actions one after another (space pauses)")
     replay.add_argument("--speed", type=_speed, default=1.0, metavar="N",
                         help="autoplay speed in actions per second (default %(default)s; + and - change it)")
-    _limit_flags(replay)
+    _limit_flags(replay, circuit=True)
     return {"transcript": (render, cmd_transcript), "replay": (replay, cmd_replay)}
 
 
@@ -96,6 +96,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     from bpstep.ui.replay import ReplayApp
 
-    app = ReplayApp(replay, autoplay=args.autoplay, speed=args.speed)
+    app = ReplayApp(replay, autoplay=args.autoplay, speed=args.speed,
+                    circuit_limit=limits_from(args).max_circuit_size)
     app.run()
     return app.return_code or 0

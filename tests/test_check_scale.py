@@ -107,6 +107,16 @@ def test_two_scalars_compare_as_numpy_compares_them(a, b):
     assert magnitude([np.float64(b)]) == magnitude([np.array([b])])
 
 
+def test_two_scalars_whose_difference_overflows_compare_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's scalar subtraction warned of the overflow
+        assert not same(np.float64(1e308), np.float64(-1e308))
+        assert not same(np.float64(-1.7e308), np.float64(1.7e308), 1e3)
+        assert same(np.float64(1.7e308), np.float64(1.7e308))
+
+
 def test_random_scalars_near_the_tolerance_compare_as_numpy_compares_them():
     rng = random.Random(7)
     for _ in range(5000):
@@ -116,26 +126,43 @@ def test_random_scalars_near_the_tolerance_compare_as_numpy_compares_them():
         assert same(np.float64(a), np.float64(b), scale) == reference_same(a, b, scale), (a, b, scale)
 
 
+def shared(k: int) -> str:
+    """k stages v_i = v_{i-1} * w + 0.5 sharing one weight w, with their backward pass."""
+    forward = ["  v1 = x * w + 0.5  #(1)"] + [f"  v{i} = v{i - 1} * w + 0.5  #({i})" for i in range(2, k + 1)]
+    backward = []
+    for i in range(k, 1, -1):
+        backward += [f"  dv{i - 1} = dv{i} * w  #({i})", f"  dw {'=' if i == k else '+='} dv{i} * v{i - 1}  #({i})"]
+    backward += ["  dx = dv1 * w  #(1)", "  dw += dv1 * x  #(1)"]
+    return (f"bpstep: 1\ntitle: shared weight\ninputs:\n  x: 0.5\n  w: 0.9\nforward: |\n" + "\n".join(forward)
+            + "\nbackward: |\n" + "\n".join(backward) + "\n")
+
+
 def test_a_long_scenarios_inputs_are_checked_before_its_other_values():
-    # the budget is too small for everything: every input still gets its check (each costs
-    # two whole forward passes), and values nearer the output get what is left. Shared among
-    # all the values at once, the first inputs were skipped for the later short replays.
-    walk = run_text(chain(60), "chain60.yaml")
-    report = check_walk(walk, budget=20_000_000)
-    inputs = {"dx"} | {f"dw{i}" for i in range(1, 61)}
-    assert {name: report.get(name).verdict for name in inputs} == {name: "good" for name in inputs}
-    others = [r for name, r in report.results.items() if name not in inputs]
-    assert others and any(r.verdict == "skipped" for r in others)  # the budget did bind
-    assert all(r.verdict in ("good", "skipped") for r in others)
+    # the budget is too small for everything: both inputs still get their checks (each costs
+    # two whole forward passes), and the values get what is left, those nearer the output
+    # (shorter replays) first. Shared among all the values at once, the inputs were skipped.
+    walk = run_text(shared(200), "shared.yaml")
+    dx = walk.gradients_at(walk.total)["dx"]
+    assert dx == pytest.approx(0.9 ** 200, rel=1e-9)  # independent: d v200 / dx = w^200
+    report = check_walk(walk, budget=10_000_000)
+    assert report.get("dx").verdict == "good" and report.get("dw").verdict == "good"
+    others = [r for name, r in report.results.items() if name not in ("dx", "dw")]
+    assert len(others) == 199 and all(r.verdict in ("good", "skipped") for r in others)
+    assert any(r.verdict == "skipped" for r in others)  # the budget did bind
+    assert report.get("dv199").verdict == "good"  # the shortest replay
 
 
-def test_bpstep_check_finds_the_inputs_once_not_once_per_gradient(monkeypatch):
-    import bpstep.core.check as check_module
+def large_inputs(n: int) -> str:
+    return (f"bpstep: 1\ntitle: large inputs\nseed: 1\ninputs: |\n  A = np.random.randn({n}, {n})\n"
+            f"  B = np.random.randn({n}, {n})\nforward: |\n  C = A.dot(B) * 0.1\n  D = C.dot(B) * 0.1\n"
+            "  E = np.tanh(D)\n  L = np.sum(E * E)\n")
 
-    walk = run_text(chain(40), "chain40.yaml")
-    calls = []
-    inputs = check_module._inputs
-    monkeypatch.setattr(check_module, "_inputs", lambda w: calls.append(1) or inputs(w))
-    result = check_module.check(walk)
-    assert result.passed and len(result.gradients) == 40 + 1 + 39  # dx, dw1..dw40, dv1..dv39
-    assert len(calls) == 1  # it was a scan of the cache for each of the 80 gradients
+
+def test_large_inputs_leave_half_the_budget_to_the_values_between():
+    # two 30x30 inputs could take the whole budget (two replays of the whole forward pass for
+    # each element checked); capped at half, C and D between them and the output are checked too
+    walk = run_text(large_inputs(30), "large.yaml")
+    report = check_walk(walk, budget=2_000_000)
+    checked = {name: r.checked for name, r in report.results.items()}
+    assert all(count > 0 for count in checked.values()), checked  # with the whole budget: dC 0
+    assert all(r.verdict == "good" for r in report.results.values())

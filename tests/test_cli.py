@@ -123,7 +123,7 @@ def test_graph_refuses_a_circuit_too_large_to_draw_in_one_line(bpstep_bin, tmp_p
     assert proc.returncode == 0 and out.read_text().startswith("<svg")
 
 
-def test_the_circuit_limit_is_a_flag_of_the_debugger_and_of_graph_only(bpstep_bin):
-    assert "--max-circuit-size" in run(bpstep_bin, "--help").stdout
-    assert "--max-circuit-size" in run(bpstep_bin, "graph", "--help").stdout
+def test_the_circuit_limit_is_a_flag_of_the_commands_that_draw_it(bpstep_bin):
+    for command in ([], ["graph"], ["replay"]):  # the debugger, the SVG, the replayed debugger
+        assert "--max-circuit-size" in run(bpstep_bin, *command, "--help").stdout, command
     assert "--max-circuit-size" not in run(bpstep_bin, "run", "--help").stdout

@@ -142,6 +142,8 @@ def same(actual: Value | None, expected: Value | None, scale: float = 1.0) -> bo
         present = expected if actual is None else actual
         return not np.any(np.asarray(present, dtype=np.float64))
     if isinstance(actual, float) and isinstance(expected, float):  # two scalars: np.isclose's test
+        # as Python floats: the same IEEE arithmetic, and no numpy warning when it overflows
+        actual, expected = float(actual), float(expected)
         atol = ATOL * max(scale, magnitude([expected]))
         if actual == expected:  # also equal infinities
             return True
@@ -149,7 +151,7 @@ def same(actual: Value | None, expected: Value | None, scale: float = 1.0) -> bo
             return math.isnan(actual) and math.isnan(expected)
         if math.isinf(actual) or math.isinf(expected):  # an infinity equals only itself
             return False
-        return bool(abs(actual - expected) <= atol + RTOL * abs(expected))
+        return abs(actual - expected) <= atol + RTOL * abs(expected)
     a = np.asarray(actual, dtype=np.float64)
     b = np.asarray(expected, dtype=np.float64)
     if a.shape != b.shape:

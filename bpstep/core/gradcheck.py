@@ -25,8 +25,8 @@ and ``not finite`` (NaN or infinity on either side), ``skipped`` (not checked; s
 note). Every input is checked, written or not (an unwritten gradient counts as zeros); other
 values are checked when the backward pass wrote their gradient. The cost is two forward
 passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are checked (a
-fixed sample beyond that), inputs first (the budget is shared among the inputs, then what is
-left among the other values), within a budget of work (:data:`BUDGET`, counted as
+fixed sample beyond that), inputs first (up to half the budget is shared among the inputs,
+then what is left among the other values), within a budget of work (:data:`BUDGET`, counted as
 array elements read and written and multiply-adds of matrix products, plus
 :data:`STATEMENT_COST` a statement) that keeps ``bpstep run`` to about a second at most; what
 does not fit is sampled more thinly or ``skipped``, and says so.
@@ -149,12 +149,13 @@ def _check_walk(walk, h: float, max_elements: int, budget: int, limits: Limits) 
     used = 0
     inputs = [t for t in targets if t.index < 0]
     others = [t for t in targets if t.index >= 0]
-    # inputs first: what is left is shared among the inputs still to check, then among the
-    # other values (shared among all of them, a long scenario's inputs, whose each replay is
-    # the whole forward pass, were skipped for the sake of thousands of short replays)
-    for group in (inputs, others):
+    # inputs first, with up to half the budget shared among them; then the other values share
+    # what is left. (Shared among all values at once, a long scenario's inputs, each replay of
+    # which is the whole forward pass, were skipped for thousands of short replays; with the
+    # whole budget, large matrix inputs left nothing for the values in between.)
+    for group, limit in ((inputs, budget // 2), (others, budget)):
         for left, target in zip(range(len(group), 0, -1), group):
-            share = (budget - used) // left
+            share = max(limit - used, 0) // left
             done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor)
             used += cost
     return CheckReport(h, {t.name: done[t.name] for t in targets})

@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
+from bpstep.core.expr import DEFAULT_LIMITS
 from bpstep.core.transcript import Replay, TranscriptWriter
 from bpstep.ui.app import BpstepApp
 
@@ -135,8 +136,9 @@ class ReplayApp(BpstepApp):
     ]
 
     def __init__(self, replay: Replay, *, autoplay: bool = False, speed: float = 1.0,
-                 record: TranscriptWriter | None = None) -> None:
-        super().__init__(replay.walk, record)
+                 record: TranscriptWriter | None = None,
+                 circuit_limit: int = DEFAULT_LIMITS.max_circuit_size) -> None:
+        super().__init__(replay.walk, record, circuit_limit)
         self.replay = replay
         self.played = 0
         self.speed = speed
