@@ -373,6 +373,7 @@ def _forward_env(walk: Walk) -> dict[str, Value]:
     """The forward values as the backward pass reads them: last values, and earlier versions
     of re-bound names under their aliases (``c_1``)."""
     env = {entry.name: entry.value for entry in walk.cache}
-    for alias, (name, version) in walk.aliases.items():
-        env[alias] = next(e.value for e in walk.cache if (e.name, e.version) == (name, version))
+    by_version = {(entry.name, entry.version): entry.value for entry in walk.cache}  # not a scan per alias
+    for alias, key in walk.aliases.items():
+        env[alias] = by_version[key]
     return env
