@@ -26,7 +26,7 @@ async def rows_rendered(n: int, keys: list[str]) -> dict[str, int]:
     app = BpstepApp(run_text(chain(n), f"chain{n}.yaml"))
     counts: dict[str, int] = {}
     async with app.run_test(size=(80, 24)) as pilot:
-        await app.workers.wait_for_complete()  # the step marks and gradient checks (a worker at 300)
+        await app.verdicts_computed()  # the step marks and gradient checks (a worker at 300)
         await pilot.pause()
         for name, source in zip(("forward", "cache", "backward", "gradients"), app.sources):
             original = source.render

@@ -6,6 +6,8 @@ the backward statements), not from the checker under test.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 
 from app_support import COMPLEX, SCENARIOS, gradient_check
@@ -161,7 +163,7 @@ async def test_a_large_scenario_gets_its_verdicts_from_a_worker(monkeypatch):
         await pilot.press("w")
         assert app.position == 2 and any("Still checking" in m for m in messages(app))
         release.set()
-        await app.workers.wait_for_complete()
+        await app.verdicts_computed()
         await pilot.pause()
         assert app.verdicts.ready and mark(app, 0) == "✓" and mark(app, 1) == "✓"
         await pilot.press("w")
@@ -182,7 +184,7 @@ async def test_verdicts_arriving_leave_the_cursors_where_the_user_put_them(monke
         assert backward.cursor == 7 and not app.verdicts.ready
         gradients_cursor = gradients.cursor
         release.set()
-        await app.workers.wait_for_complete()
+        await app.verdicts_computed()
         await pilot.pause()
         assert app.verdicts.ready and mark(app, 0) == "✓"
         assert backward.cursor == 7 and gradients.cursor == gradients_cursor and app.position == 1
@@ -201,7 +203,7 @@ async def test_a_small_scenario_computes_its_marks_after_its_first_frame(monkeyp
     app = BpstepApp(load_walk(COMPLEX))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert app.verdicts.ready and not app.workers
+        assert app.verdicts.ready and app._verdicts_thread is None
         assert seen_at_compute == [{"forward", "cache", "backward", "gradients"}]
         await pilot.press("s")
         assert mark(app, 0) == "✓"
@@ -222,3 +224,37 @@ def test_help_lists_the_key_and_the_marks():
     assert any(line.startswith("w ") and "first step that differs" in line for line in text.splitlines())
     for glyph in ("✗", "∅", "⊠"):
         assert glyph in text
+
+
+QUIT_WHILE_CHECKING = """
+import os, threading
+import bpstep.ui.app
+from bpstep.core.engine import run_text
+from bpstep.ui.app import BpstepApp
+from bpstep.ui.verdicts import SYNC_STEPS, Verdicts
+
+started = threading.Event()
+Verdicts.compute = lambda self: started.set() or threading.Event().wait()  # checks that never end
+
+class Quitting(BpstepApp):
+    CSS_PATH = os.path.join(os.path.dirname(bpstep.ui.app.__file__), BpstepApp.CSS_PATH)
+
+    def on_mount(self):
+        super().on_mount()
+        self.set_interval(0.05, lambda: started.is_set() and self.exit())  # q once they run
+
+n = SYNC_STEPS + 50
+forward = "\\n".join(f"  v{i} = v{i - 1} * 1.5" for i in range(1, n + 1))
+Quitting(run_text(f"bpstep: 1\\ntitle: t\\ninputs:\\n  v0: 1\\nforward: |\\n{forward}\\n", "t.yaml")).run(headless=True)
+print("quit while checking" if started.is_set() else "never started checking")
+"""
+
+
+def test_quitting_does_not_wait_for_the_checks_to_finish(tmp_path):
+    # the checks of a long scenario ran in Textual's thread worker, which the exit joins: q left
+    # a blank screen for as long as they took (minutes, for 40,000 re-bound stages)
+    script = tmp_path / "quit.py"
+    script.write_text(QUIT_WHILE_CHECKING)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and done.stdout.strip().endswith("quit while checking"), done.stderr[-2000:]

@@ -9,7 +9,9 @@ screen shows depends only on the position (and on the breakpoints, which are dra
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from typing import Callable, Iterable
 
 from textual.app import App, ComposeResult, SystemCommand
@@ -71,6 +73,7 @@ class BpstepApp(App[None]):
         super().__init__()
         self.walk = walk
         self.circuit_limit = circuit_limit  # a larger circuit is not drawn (--max-circuit-size)
+        self._verdicts_thread: threading.Thread | None = None  # computing a large walk's verdicts
         self.index = Index(walk)
         self.position = 0
         self.goto_hooks: list[GotoHook] = []
@@ -122,7 +125,18 @@ class BpstepApp(App[None]):
             except RuntimeError:  # the app has gone
                 pass
 
-        self.run_worker(work, thread=True, group="verdicts", exit_on_error=False)
+        # a daemon thread, not a Textual worker: those run in asyncio's default executor, which
+        # is joined when the app exits, so q waited (minutes, on a large scenario) for checks
+        # nobody would see. The work only reads the walk; the result is handed over on the
+        # app's own thread.
+        self._verdicts_thread = threading.Thread(target=work, name="bpstep-verdicts", daemon=True)
+        self._verdicts_thread.start()
+
+    async def verdicts_computed(self) -> None:
+        """Wait until a worker's marks and checks have been handed to the app (tests, tools)."""
+        thread = self._verdicts_thread
+        if thread is not None:
+            await asyncio.get_running_loop().run_in_executor(None, thread.join)
 
     def _verdicts_ready(self, result) -> None:
         self.verdicts.set(result)
