@@ -112,6 +112,26 @@ def stage_dimensions(walk: Walk, stage: int, position: int | None = None) -> lis
     return out
 
 
+def dimension_notes(walk: Walk, position: int) -> list[tuple[int, str]]:
+    """``(stage, line)``: :func:`stage_dimensions` of every forward statement's stage, in order,
+    with one pass over the steps (a pass per stage was quadratic: minutes for a long SVG)."""
+    first: dict[int, Statement] = {}
+    for statement in walk.forward:
+        first.setdefault(statement.stage, statement)
+    taken: dict[int, list[Step]] = {}
+    for step in walk.steps:
+        if step.index <= position:
+            taken.setdefault(step.stage, []).append(step)
+    out = []
+    for statement in walk.forward:
+        stage = statement.stage
+        forward = forward_dimensions(walk, stage) if find_product(first[stage].value) is not None else None
+        lines = [forward] if forward else []
+        lines += [text for text in (dimension_analysis(walk, step) for step in taken.get(stage, ())) if text]
+        out.extend((stage, line) for line in lines)
+    return out
+
+
 def _forward_env(walk: Walk, stage: int | None) -> dict[str, Value]:
     """The forward values as the stage saw them (None: as the backward pass saw them)."""
     env: dict[str, Value] = {}

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from bpstep.core.circuit import SVG, CircuitView, Path, Scene
 from bpstep.core.engine import Walk
-from bpstep.core.matrix import stage_dimensions
+from bpstep.core.matrix import dimension_notes
 
 CELL_W = 7.6  # px per grid column (a 12px monospace character is about 7.2px wide)
 CELL_H = 18.0  # px per grid row
@@ -101,10 +101,7 @@ def render_svg(view: CircuitView, position: int) -> str:
     walk = view.walk
     scene: Scene = view.scene(position)
     position = scene.state.position
-    notes = []
-    for forward in walk.forward:
-        lines = stage_dimensions(walk, forward.stage, position)
-        notes.extend(f"stage {forward.stage}: {line}" for line in lines)
+    notes = [f"stage {stage}: {line}" for stage, line in dimension_notes(walk, position)]
     forks = any(m.kind == "fork" for m in scene.marks)
     has_locals = any(t.role == "local" for t in scene.texts)
     legend = ("values above the wires · gradients below · the stage being back-propagated"
