@@ -45,9 +45,9 @@ def _limit_flags(parser: argparse.ArgumentParser, circuit: bool = False) -> None
     group = parser.add_argument_group("limits (checked before any work is done)")
     if circuit:
         group.add_argument("--max-circuit-size", type=_positive, default=DEFAULT_LIMITS.max_circuit_size,
-                           metavar="N", help="most boxes and wire bends the circuit's layout places: a "
-                           "long scenario whose early values are read late makes millions (default "
-                           "%(default)s)")
+                           metavar="N", help="most pieces the circuit lays out and labels (boxes, wire bends, "
+                           "fork sums): a long scenario whose early values are read late makes "
+                           "millions (default %(default)s)")
     group.add_argument("--max-file-bytes", type=_positive, default=DEFAULT_LIMITS.max_file_bytes,
                        metavar="N", help="largest scenario file (default %(default)s)")
     group.add_argument("--max-statements", type=_positive, default=DEFAULT_LIMITS.max_statements,

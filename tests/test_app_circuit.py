@@ -322,7 +322,11 @@ async def test_v_on_a_circuit_too_large_to_draw_says_so_and_stepping_goes_on(mon
         notes = [n.message for n in app._notifications]
         assert len(notes) == 1 and "the circuit is too large to draw" in notes[0], notes
         assert "--max-circuit-size" in notes[0]
-        await pilot.press("v", "s")  # asked again: said again, without laying it out again
+        await pilot.press("v", "v", "s")  # asked again while it is up: no second message, no work
         await pilot.pause()
         assert not panel.display and app.position == 1
+        assert len(list(app._notifications)) == 1 and len(sized) == 1
+        panel._refused_at -= 10  # once it is gone, asking again says it again
+        await pilot.press("v")
+        await pilot.pause()
         assert len(list(app._notifications)) == 2 and len(sized) == 1

@@ -116,8 +116,8 @@ def test_a_circuit_over_the_limit_is_refused_before_it_is_laid_out(monkeypatch):
         CircuitView(walk, limit=500)
     assert calls == []  # nothing drawn, nothing laid out
     # 40 stages and the input; the wire from x to stage i skips i - 1 columns (one more piece
-    # for the output's terminal node)
-    size = 41 + sum(i - 1 for i in range(1, 41)) + 1
+    # for the output's terminal node); dx is written by all 40 stages: 40 * 40 labels, at 1/8
+    size = 41 + sum(i - 1 for i in range(1, 41)) + 1 + 40 * 40 // 8
     assert f"make {size} pieces" in refused.value.message and "the limit is 500" in refused.value.message
     assert (refused.value.line, refused.value.col) == (6, 3)  # the forward pass's first line
 
@@ -152,3 +152,18 @@ def test_the_svg_reads_the_steps_once_for_its_dimension_notes():
     for position in range(matmul.total + 1):
         expected = [(s.stage, line) for s in matmul.forward for line in stage_dimensions(matmul, s.stage, position)]
         assert dimension_notes(matmul, position) == expected and expected
+
+
+def test_a_forks_labels_count_in_the_size():
+    # x feeds k stages whose values are summed: dx is written k times, with up to k
+    # contributions each time; the fork's labels, not its layout, are the work (68 s for k =
+    # 4096, which laid out only 8,193 pieces)
+    from bpstep.core.layout import layout_size
+
+    for k in (10, 40):
+        view = CircuitView(run_text(fan(k), f"fan{k}.yaml"))
+        graph = view.graph
+        pieces = layout_size([n.id for n in graph.nodes], [(e.source, e.target) for e in graph.edges])
+        assert len(view.walk.step_list("dx")) == k
+        assert view.size() == pieces + k * k // 8
+

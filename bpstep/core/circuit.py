@@ -169,6 +169,10 @@ class Scene:
     state: CircuitState
 
 
+# a fork's label costs about an eighth of a laid-out piece (measured: 16 us a piece either way)
+LABEL_WEIGHT = 8
+
+
 class CircuitTooLarge(ScenarioError):
     """The circuit would take too long to lay out (``--max-circuit-size``)."""
 
@@ -197,13 +201,26 @@ class CircuitView:
         self.width = self.layout.width + 2 * margin
         self.height = self.layout.height + 2 * margin
 
+    def size(self) -> int:
+        """The work of drawing the circuit, in pieces (see :data:`LABEL_WEIGHT`): a piece per box
+        and per column a wire passes (:func:`bpstep.core.layout.layout_size`), and for each
+        gradient written more than once, its writes times its contributions (the texts a wire
+        and its fork's branches show over the walk: a value read by k stages makes k^2)."""
+        pieces = layout_size([n.id for n in self.graph.nodes], [(e.source, e.target) for e in self.graph.edges])
+        writes: dict[str, int] = {}
+        for step in self.walk.steps:
+            writes[step.target] = writes.get(step.target, 0) + 1
+        labels = sum(count * count for count in (writes.get(w.gradient_name, 0) for w in self.graph.wires.values())
+                     if count > 1)
+        return pieces + labels // LABEL_WEIGHT
+
     def _check_size(self, limit: int) -> None:
-        size = layout_size([n.id for n in self.graph.nodes], [(e.source, e.target) for e in self.graph.edges])
+        size = self.size()
         if size > limit:
             line, col = self.walk.scenario.forward.position(1)
             stages = sum(1 for n in self.graph.nodes if n.kind == "stage")
-            raise CircuitTooLarge(f"the circuit is too large to draw: its {stages} stages and the wires "
-                                  f"running past them make {size} pieces to lay out; the limit is {limit} "
+            raise CircuitTooLarge(f"the circuit is too large to draw: its {stages} stages make {size} "
+                                  f"pieces to lay out and label; the limit is {limit} "
                                   "(raise it with --max-circuit-size)", line, col)
 
     # -- geometry ---------------------------------------------------------------------------

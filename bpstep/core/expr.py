@@ -42,7 +42,7 @@ class Limits:
     max_dims: int = 16  # dimensions of any one array
     max_total_elements: int = 24_000_000  # all values a run keeps (192 MB of float64)
     max_total_work: int = 10_000_000_000  # multiply-adds of all matrix products of a run
-    max_circuit_size: int = 100_000  # nodes the circuit's layout places, long wires' bends included
+    max_circuit_size: int = 150_000  # the circuit's pieces to lay out and label (CircuitView.size)
 
 
 class Budget:

@@ -11,6 +11,8 @@ stage being back-propagated is in view.
 
 from __future__ import annotations
 
+import time
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -34,6 +36,7 @@ ROLES = ("wire", "box", "fork", "arrow", "name", "stage", "op", "value", "gradie
 LINE_ROLES = frozenset({"wire", "fork", "arrow"})  # a hot one is coloured, not underlaid
 
 TITLE = "Circuit · value above a wire (green), gradient below it (red)"
+REFUSAL_SHOWN = 10.0  # seconds the message that a circuit is too large to draw stays up
 
 
 class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
@@ -64,6 +67,7 @@ class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
         self.border_title = TITLE
         self._canvas: CircuitCanvas | None = None
         self._refused: str | None = None  # why the circuit is not drawn (too large), once known
+        self._refused_at = -REFUSAL_SHOWN  # when that was last shown
         self.frame: Canvas | None = None
         self._focus_before: Widget | None = None
         self.display = False
@@ -96,7 +100,10 @@ class CircuitPanel(ScrollView, can_focus=True, inherit_bindings=False):
             except CircuitTooLarge as exc:
                 self._refused = exc.message
             if self._refused is not None:
-                self.app.notify(self._refused, title="Circuit", severity="warning", timeout=10)
+                now = time.monotonic()
+                if now - self._refused_at >= REFUSAL_SHOWN:  # one message at a time, not a pile
+                    self._refused_at = now
+                    self.app.notify(self._refused, title="Circuit", severity="warning", timeout=REFUSAL_SHOWN)
                 return False
         self.display = not self.display
         if self.display:
