@@ -15,7 +15,7 @@ import bpstep.core.engine as engine_module
 import bpstep.core.expr as expr_module
 from bpstep.core.engine import run_text
 from bpstep.core.findings import ATOL, RTOL, magnitude, same
-from bpstep.core.gradcheck import check_walk
+from bpstep.core.gradcheck import STATEMENT_COST, STATEMENT_NODES, check_walk
 from bpstep.core.source import CodeBlock
 from bpstep.core.verify import verify
 
@@ -195,3 +195,42 @@ def test_the_forward_values_of_re_bound_names_are_found_in_one_pass():
     # a#1 = 3, a#k = 3 * 1.01^(k-1): the aliases a_1 .. a_60 hold the earlier versions
     assert env["a_1"] == pytest.approx(3.0) and env["a_60"] == pytest.approx(3 * 1.01 ** 59)
     assert env["a"] == pytest.approx(3 * 1.01 ** 60)
+
+
+def balanced(terms: int) -> str:
+    """A sum of ``terms`` constants as a balanced tree (a flat one nests as deep as it is long)."""
+    if terms == 1:
+        return "0.001"
+    return f"({balanced(terms // 2)} + {balanced(terms - terms // 2)})"
+
+
+def long_sums(stages: int, terms: int) -> str:
+    """Each stage adds a long sum of constants: v_i = v_(i-1) + (0.001 + 0.001 + ...)."""
+    ones = balanced(terms)
+    forward = ["  v1 = x * 1.5"] + [f"  v{i} = v{i - 1} + ({ones})" for i in range(2, stages + 1)]
+    return f"bpstep: 1\ntitle: long sums\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n"
+
+
+def test_the_checks_budget_charges_a_long_expression_by_its_length(monkeypatch):
+    # a statement was charged as one, however long: 400 stages of 500 terms took 84 s
+    import bpstep.core.gradcheck as gradcheck_module
+
+    walk = run_text(long_sums(30, 200), "long.yaml")
+    evaluated = []
+    evaluate = gradcheck_module.Walker.evaluate
+    monkeypatch.setattr(gradcheck_module.Walker, "evaluate",
+                        lambda self, node, depth=None: evaluated.append(1) or evaluate(self, node, depth))
+    budget = 30_000_000
+    report = check_walk(walk, budget=budget)
+    assert report.get("dx").verdict == "good"  # d v30 / dx = 1.5, and the check says so
+    assert walk.gradients_at(walk.total)["dx"] == pytest.approx(1.5)
+    # each of those statements is charged for its syntax nodes, so the budget pays for about
+    # as many nodes as it would in short statements: far fewer long statements (it paid for
+    # as many statements: 960 of them here, against 162)
+    import ast
+
+    nodes = sum(1 for _ in ast.walk(walk.forward[1].value))
+    assert nodes > 500
+    short = STATEMENT_NODES * budget // STATEMENT_COST
+    assert len(evaluated) * nodes <= 3 * short
+

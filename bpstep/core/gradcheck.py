@@ -28,7 +28,7 @@ passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are c
 fixed sample beyond that), inputs first (up to half the budget is shared among the inputs,
 then what is left among the other values), within a budget of work (:data:`BUDGET`, counted as
 array elements read and written and multiply-adds of matrix products, plus
-:data:`STATEMENT_COST` a statement) that keeps ``bpstep run`` to about a second at most; what
+:data:`STATEMENT_COST` a statement, per :data:`STATEMENT_NODES` syntax nodes) that keeps ``bpstep run`` to about a second at most; what
 does not fit is sampled more thinly or ``skipped``, and says so.
 """
 
@@ -51,6 +51,7 @@ H = 1e-5
 MAX_ELEMENTS = 100
 BUDGET = 1_000_000_000
 STATEMENT_COST = 2_000
+STATEMENT_NODES = 8  # syntax nodes a statement of STATEMENT_COST has (v = a * b + c: 9)
 BANDS = (("good", 1e-7), ("kink", 1e-4), ("suspicious", 1e-2))
 VERDICT_TEXT = {
     "good": "good (<= 1e-7)",
@@ -219,10 +220,14 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     return result(verdict(error), error, numeric_value, count, note), cost
 
 
-def _product_work(statement, env, limits: Limits) -> int:
-    """Multiply-adds of the matrix products in a statement (their operands evaluated once)."""
+def _statement_work(statement, env, limits: Limits) -> int:
+    """The fixed cost of evaluating a statement (:data:`STATEMENT_COST`, more for a long
+    expression: it was charged as one, and a check of 400 stages of 1,500 nodes each took 84 s)
+    plus the multiply-adds of its matrix products (their operands evaluated once)."""
+    nodes = 0
     work = 0
     for node in ast.walk(statement.value):
+        nodes += 1
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             pair = (node.left, node.right)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
@@ -235,7 +240,7 @@ def _product_work(statement, env, limits: Limits) -> int:
         walker = Walker(env, statement.block, limits=limits)
         a, b = (shape_of(walker.evaluate(part)) for part in pair)
         work += math.prod(a) * math.prod(b[1:]) if a and b else max(math.prod(a), math.prod(b))
-    return work
+    return STATEMENT_COST * max(1, nodes // STATEMENT_NODES) + work
 
 
 class _Replay:
@@ -251,8 +256,8 @@ class _Replay:
         for j, statement in enumerate(self.forward):
             env = line.before[j]
             read = sum(np.size(env[n]) for n in statement.reads if n in env)
-            products = _product_work(statement, env, limits)
-            costs.append(STATEMENT_COST + read + products + np.size(line.values[line.produced[j]]))
+            work = _statement_work(statement, env, limits)
+            costs.append(read + work + np.size(line.values[line.produced[j]]))
         self.tail = [0] * (len(costs) + 1)  # work from statement j on (summed once, from the end)
         for j in range(len(costs) - 1, -1, -1):
             self.tail[j] = self.tail[j + 1] + int(costs[j])
