@@ -133,7 +133,7 @@ def shared(k: int) -> str:
     for i in range(k, 1, -1):
         backward += [f"  dv{i - 1} = dv{i} * w  #({i})", f"  dw {'=' if i == k else '+='} dv{i} * v{i - 1}  #({i})"]
     backward += ["  dx = dv1 * w  #(1)", "  dw += dv1 * x  #(1)"]
-    return (f"bpstep: 1\ntitle: shared weight\ninputs:\n  x: 0.5\n  w: 0.9\nforward: |\n" + "\n".join(forward)
+    return ("bpstep: 1\ntitle: shared weight\ninputs:\n  x: 0.5\n  w: 0.9\nforward: |\n" + "\n".join(forward)
             + "\nbackward: |\n" + "\n".join(backward) + "\n")
 
 
@@ -208,7 +208,7 @@ def long_sums(stages: int, terms: int) -> str:
     """Each stage adds a long sum of constants: v_i = v_(i-1) + (0.001 + 0.001 + ...)."""
     ones = balanced(terms)
     forward = ["  v1 = x * 1.5"] + [f"  v{i} = v{i - 1} + ({ones})" for i in range(2, stages + 1)]
-    return f"bpstep: 1\ntitle: long sums\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n"
+    return "bpstep: 1\ntitle: long sums\ninputs:\n  x: 0.5\nforward: |\n" + "\n".join(forward) + "\n"
 
 
 def test_the_checks_budget_charges_a_long_expression_by_its_length(monkeypatch):
