@@ -258,3 +258,25 @@ def test_quitting_does_not_wait_for_the_checks_to_finish(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0 and done.stdout.strip().endswith("quit while checking"), done.stderr[-2000:]
+
+
+async def test_the_gil_changes_hands_faster_while_the_checks_run(monkeypatch):
+    # the app's thread waits for the GIL at each turn of its event loop, up to the switch
+    # interval each time: shorter while the worker runs, as before once it is done
+    from bpstep.ui.app import SWITCH_INTERVAL
+
+    before = sys.getswitchinterval()
+    release = threading.Event()
+    compute = Verdicts.compute
+    seen = []
+    monkeypatch.setattr(Verdicts, "compute",
+                        lambda self: seen.append(sys.getswitchinterval()) or release.wait(30) and compute(self))
+    app = BpstepApp(run_text(chain(SYNC_STEPS + 50, 3), "chain.yaml"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        assert sys.getswitchinterval() == SWITCH_INTERVAL < before
+        release.set()
+        await app.verdicts_computed()
+        await pilot.pause()
+        assert app.verdicts.ready and seen == [SWITCH_INTERVAL]
+        assert sys.getswitchinterval() == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 from typing import Callable, Iterable
 
@@ -42,6 +43,7 @@ PANELS = {"forward": "forward code", "cache": "forward cache", "backward": "back
           "gradients": "gradients", "step": "step panel"}
 
 GotoHook = Callable[[str, int, int], None]
+SWITCH_INTERVAL = 0.001  # seconds: the GIL's switch interval while the checks run in the background
 
 
 class BpstepApp(App[None]):
@@ -118,8 +120,13 @@ class BpstepApp(App[None]):
             self._verdicts_ready(verdicts.compute())
             return
 
+        switch = sys.getswitchinterval()
+
         def work() -> None:
-            result = verdicts.compute()
+            try:
+                result = verdicts.compute()
+            finally:
+                sys.setswitchinterval(switch)
             try:
                 self.call_from_thread(self._verdicts_ready, result)
             except RuntimeError:  # the app has gone
@@ -130,6 +137,10 @@ class BpstepApp(App[None]):
         # nobody would see. The work only reads the walk; the result is handed over on the
         # app's own thread.
         self._verdicts_thread = threading.Thread(target=work, name="bpstep-verdicts", daemon=True)
+        # while it runs, the app's thread waits for the GIL at every turn of its event loop: up to
+        # the switch interval each time. 1 ms instead of 5 made keys answer in 24 ms instead of 35
+        # (10,000 stages, in tmux; 10 ms once the checks are done)
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         self._verdicts_thread.start()
 
     async def verdicts_computed(self) -> None:
