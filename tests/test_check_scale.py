@@ -234,3 +234,19 @@ def test_the_checks_budget_charges_a_long_expression_by_its_length(monkeypatch):
     short = STATEMENT_NODES * budget // STATEMENT_COST
     assert len(evaluated) * nodes <= 3 * short
 
+
+
+def test_when_only_some_inputs_fit_the_first_ones_are_checked():
+    # f = x0 + x1 + ... + x59, one stage each: every input's check replays all 60 stages twice.
+    # Shared fairly, each input's share was too small until the unused budget piled up for the
+    # last ones: the inputs checked were the file's last, not its first.
+    n = 60
+    inputs = "\n".join(f"  x{i}: {0.5 + i / 100}" for i in range(n))
+    forward = "\n".join(["  f = x0 * 1.0"] + [f"  f = f + x{i}" for i in range(1, n)])
+    walk = run_text(f"bpstep: 1\ntitle: many inputs\ninputs:\n{inputs}\nforward: |\n{forward}\n", "many.yaml")
+    report = check_walk(walk, budget=5_000_000)
+    verdicts = [report.get(f"dx{i}").verdict for i in range(n)]
+    checked = [i for i, v in enumerate(verdicts) if v != "skipped"]
+    assert checked and checked == list(range(len(checked))) and len(checked) < n  # a prefix, in order
+    assert all(verdicts[i] == "good" for i in checked)  # df/dx_i = 1 for each of them
+    assert all(walk.gradients_at(walk.total)[f"dx{i}"] == 1.0 for i in range(n))

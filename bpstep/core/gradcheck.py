@@ -26,7 +26,8 @@ note). Every input is checked, written or not (an unwritten gradient counts as z
 values are checked when the backward pass wrote their gradient. The cost is two forward
 passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are checked (a
 fixed sample beyond that), inputs first (up to half the budget is shared among the inputs,
-then what is left among the other values), within a budget of work (:data:`BUDGET`, counted as
+each getting at least one element in the file's order while it lasts, then what is left among
+the other values), within a budget of work (:data:`BUDGET`, counted as
 array elements read and written and multiply-adds of matrix products, plus
 :data:`STATEMENT_COST` a statement, per :data:`STATEMENT_NODES` syntax nodes) that keeps ``bpstep run`` to about a second at most; what
 does not fit is sampled more thinly or ``skipped``, and says so.
@@ -156,7 +157,10 @@ def _check_walk(walk, h: float, max_elements: int, budget: int, limits: Limits) 
     # whole budget, large matrix inputs left nothing for the values in between.)
     for group, limit in ((inputs, budget // 2), (others, budget)):
         for left, target in zip(range(len(group), 0, -1), group):
-            share = max(limit - used, 0) // left
+            rest = max(limit - used, 0)
+            share = rest // left
+            if group is inputs:  # in the file's order: an input gets one element while the rest
+                share = max(share, min(2 * replay.cost_after(target.index), rest))  # pays for it
             done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor)
             used += cost
     return CheckReport(h, {t.name: done[t.name] for t in targets})
