@@ -280,3 +280,15 @@ async def test_the_gil_changes_hands_faster_while_the_checks_run(monkeypatch):
         await pilot.pause()
         assert app.verdicts.ready and seen == [SWITCH_INTERVAL]
         assert sys.getswitchinterval() == before
+
+
+def test_the_switch_interval_is_restored_by_the_last_of_overlapping_workers():
+    from bpstep.ui.app import SWITCH_INTERVAL, _fast_switching
+
+    before = sys.getswitchinterval()
+    _fast_switching(True)  # two apps' workers in one process (a test run, a tool)
+    _fast_switching(True)
+    _fast_switching(False)
+    assert sys.getswitchinterval() == SWITCH_INTERVAL
+    _fast_switching(False)
+    assert sys.getswitchinterval() == before
