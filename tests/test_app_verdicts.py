@@ -292,3 +292,17 @@ def test_the_switch_interval_is_restored_by_the_last_of_overlapping_workers():
     assert sys.getswitchinterval() == SWITCH_INTERVAL
     _fast_switching(False)
     assert sys.getswitchinterval() == before
+
+
+async def test_checks_finishing_after_the_app_quit_are_dropped(monkeypatch):
+    errors = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    release = threading.Event()
+    compute = Verdicts.compute
+    monkeypatch.setattr(Verdicts, "compute", lambda self: release.wait(30) and compute(self))
+    app = BpstepApp(run_text(chain(SYNC_STEPS + 50, 3), "chain.yaml"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+    release.set()  # the checks end after the quit: nothing to show them on
+    await app.verdicts_computed()
+    assert errors == [] and not app.verdicts.ready

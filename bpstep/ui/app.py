@@ -140,9 +140,11 @@ class BpstepApp(App[None]):
                 result = verdicts.compute()
             finally:
                 _fast_switching(False)
+            if not self.is_running:  # quit while they were computed: nobody to show them to
+                return
             try:
                 self.call_from_thread(self._verdicts_ready, result)
-            except RuntimeError:  # the app has gone
+            except Exception:  # noqa: BLE001 - the app went while they were handed over
                 pass
 
         # a daemon thread, not a Textual worker: those run in asyncio's default executor, which
@@ -163,6 +165,8 @@ class BpstepApp(App[None]):
             await asyncio.get_running_loop().run_in_executor(None, thread.join)
 
     def _verdicts_ready(self, result) -> None:
+        if not self.is_running:
+            return
         self.verdicts.set(result)
         self._show(self.position, self.position, whole=True, follow=False)  # cursors stay where the user put them
 
