@@ -291,6 +291,7 @@ class CircuitView:
                 if width is not None:
                     in_labels[edge.target] = max(in_labels.get(edge.target, 0), width)
         local_names = self.circuit.local_names()
+        local_widths: dict[str, int] = {}  # a local's widest text over the walk
         out: dict[str, Footprint] = {}
         for node in graph.nodes:
             k = indegree.get(node.id, 0)
@@ -315,8 +316,10 @@ class CircuitView:
             locals_row = max(box_height, below)
             names = local_names.get(node.id, [])
             for name in names:  # a local is written under the box and the out-stub
-                longest = max(len(self._local_text(name, s.after)) for s in self.walk.step_list(name))
-                out_width = max(out_width, longest - box_width + 1)
+                if name not in local_widths:  # once per name: a local reused by every stage was
+                    local_widths[name] = max(len(self._local_text(name, s.after))  # quadratic
+                                             for s in self.walk.step_list(name))
+                out_width = max(out_width, local_widths[name] - box_width + 1)
             out[node.id] = Footprint(node, in_width, box_width, out_width, box_height,
                                      locals_row + len(names), out_row, in_rows, locals_row)
         return out

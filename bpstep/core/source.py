@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from bpstep.core.errors import ScenarioError
 
@@ -41,6 +42,11 @@ class CodeBlock:
 
     def lines(self) -> list[str]:
         return self.text.split("\n")
+
+    @cached_property
+    def split_lines(self) -> tuple[str, ...]:
+        """:meth:`lines`, split once for all the callers that only read them."""
+        return tuple(self.text.split("\n"))
 
     def check_line_lengths(self, limit: int = MAX_LINE_LENGTH) -> None:
         for i, text in enumerate(self.lines(), start=1):
