@@ -52,7 +52,7 @@ H = 1e-5
 MAX_ELEMENTS = 100
 BUDGET = 1_000_000_000
 STATEMENT_COST = 2_000
-STATEMENT_NODES = 8  # syntax nodes a statement of STATEMENT_COST has (v = a * b + c: 9)
+STATEMENT_NODES = 8  # syntax nodes a statement of STATEMENT_COST has (v = np.maximum(0, u): 8)
 BANDS = (("good", 1e-7), ("kink", 1e-4), ("suspicious", 1e-2))
 VERDICT_TEXT = {
     "good": "good (<= 1e-7)",

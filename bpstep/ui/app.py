@@ -159,7 +159,10 @@ class BpstepApp(App[None]):
         self._verdicts_thread.start()
 
     async def verdicts_computed(self) -> None:
-        """Wait until a worker's marks and checks have been handed to the app (tests, tools)."""
+        """Wait until the marks and checks have been handed to the app (tests, tools): they
+        start after the first frame, in a worker for a large scenario."""
+        while not self.verdicts.ready and self._verdicts_thread is None and self.is_running:
+            await asyncio.sleep(0.01)
         thread = self._verdicts_thread
         if thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, thread.join)
