@@ -115,9 +115,9 @@ def test_a_circuit_over_the_limit_is_refused_before_it_is_laid_out(monkeypatch):
     with pytest.raises(CircuitTooLarge) as refused:
         CircuitView(walk, limit=500)
     assert calls == []  # nothing drawn, nothing laid out
-    # 40 stages and the input; the wire from x to stage i skips i - 1 columns (one more piece
-    # for the output's terminal node); dx is written by all 40 stages: 40 * 40 labels, at 1/8
-    size = 41 + sum(i - 1 for i in range(1, 41)) + 1 + 40 * 40 // 8
+    # 40 stages, the input and the output's terminal: 42 boxes at 8 pieces; the wire from x to
+    # stage i skips i - 1 columns; dx is written by all 40 stages: 40 * 40 labels, at 1/8
+    size = 8 * 42 + sum(i - 1 for i in range(1, 41)) + 40 * 40 // 8
     assert f"make {size} pieces" in refused.value.message and "the limit is 500" in refused.value.message
     assert (refused.value.line, refused.value.col) == (6, 3)  # the forward pass's first line
 
@@ -165,7 +165,7 @@ def test_a_forks_labels_count_in_the_size():
         graph = view.graph
         pieces = layout_size([n.id for n in graph.nodes], [(e.source, e.target) for e in graph.edges])
         assert len(view.walk.step_list("dx")) == k
-        assert view.size() == pieces + k * k // 8
+        assert view.size() == pieces + 7 * len(graph.nodes) + k * k // 8  # a box is 8 pieces
 
 
 

@@ -169,7 +169,9 @@ class Scene:
     state: CircuitState
 
 
-# a fork's label costs about an eighth of a laid-out piece (measured: 16 us a piece either way)
+# Measured in pieces of about 16 us each (laying out, drawing and the first frame): a column a
+# wire passes is one, a box with its labels about eight, a fork's label about an eighth.
+BOX_WEIGHT = 8
 LABEL_WEIGHT = 8
 
 
@@ -202,11 +204,14 @@ class CircuitView:
         self.height = self.layout.height + 2 * margin
 
     def size(self) -> int:
-        """The work of drawing the circuit, in pieces (see :data:`LABEL_WEIGHT`): a piece per box
-        and per column a wire passes (:func:`bpstep.core.layout.layout_size`), and for each
-        gradient written more than once, its writes times its contributions (the texts a wire
-        and its fork's branches show over the walk: a value read by k stages makes k^2)."""
+        """The work of drawing the circuit, in pieces (see :data:`LABEL_WEIGHT`): a piece per
+        column a wire passes (:func:`bpstep.core.layout.layout_size`), :data:`BOX_WEIGHT` per box,
+        and for each gradient written more than once, its writes times its contributions (the
+        texts a wire and its fork's branches show over the walk: a value read by k stages makes
+        k^2)."""
+        boxes = len(self.graph.nodes)
         pieces = layout_size([n.id for n in self.graph.nodes], [(e.source, e.target) for e in self.graph.edges])
+        pieces += (BOX_WEIGHT - 1) * boxes  # layout_size counted each box as one
         writes: dict[str, int] = {}
         for step in self.walk.steps:
             writes[step.target] = writes.get(step.target, 0) + 1
