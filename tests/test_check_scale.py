@@ -14,6 +14,7 @@ import pytest
 import bpstep.core.engine as engine_module
 import bpstep.core.expr as expr_module
 from bpstep.core.engine import run_text
+from counting import counting
 from bpstep.core.findings import ATOL, RTOL, magnitude, same
 from bpstep.core.gradcheck import STATEMENT_COST, STATEMENT_NODES, check_walk
 from bpstep.core.source import CodeBlock
@@ -168,16 +169,6 @@ def test_large_inputs_leave_half_the_budget_to_the_values_between():
     assert all(r.verdict == "good" for r in report.results.values())
 
 
-class CountedTuple(tuple):
-    """A tuple that counts the loops over it."""
-
-    loops = 0
-
-    def __iter__(self):
-        CountedTuple.loops += 1
-        return super().__iter__()
-
-
 def test_the_forward_values_of_re_bound_names_are_found_in_one_pass():
     # a = a * 1, 60 times: 60 earlier versions, each read by the backward pass as a_k; their
     # values were found by a scan of the whole cache each (255 s for 'bpstep check' at 40,000)
@@ -188,10 +179,9 @@ def test_the_forward_values_of_re_bound_names_are_found_in_one_pass():
     forward = "\n".join(["  a = x * 1.5"] + ["  a = a * 1.01"] * 60)
     walk = run_text(f"bpstep: 1\ntitle: re-bound\ninputs:\n  x: 2\nforward: |\n{forward}\n", "rebound.yaml")
     assert len(walk.aliases) == 60
-    counted = dataclasses.replace(walk, cache=CountedTuple(walk.cache))
-    CountedTuple.loops = 0
-    env = _forward_env(counted)
-    assert CountedTuple.loops <= 2
+    cache = counting(tuple)(walk.cache)
+    env = _forward_env(dataclasses.replace(walk, cache=cache))
+    assert cache.loops <= 2
     # a#1 = 3, a#k = 3 * 1.01^(k-1): the aliases a_1 .. a_60 hold the earlier versions
     assert env["a_1"] == pytest.approx(3.0) and env["a_60"] == pytest.approx(3 * 1.01 ** 59)
     assert env["a"] == pytest.approx(3 * 1.01 ** 60)

@@ -14,6 +14,7 @@ import bpstep.core.circuit as circuit_module
 import bpstep.core.graph as graph_module
 from bpstep.core.circuit import CircuitView
 from bpstep.core.engine import Walk, run_text
+from counting import counting
 
 
 MATMUL_TEXT = (Path(__file__).resolve().parent.parent / "scenarios" / "matmul.yaml").read_text()
@@ -135,18 +136,10 @@ def test_the_svg_reads_the_steps_once_for_its_dimension_notes():
 
     from bpstep.core.matrix import dimension_notes, stage_dimensions
 
-    class Loops(tuple):
-        count = 0
-
-        def __iter__(self):
-            Loops.count += 1
-            return super().__iter__()
-
     walk = run_text(fan(30), "fan30.yaml")
-    counted = dataclasses.replace(walk, steps=Loops(walk.steps), forward=Loops(walk.forward))
-    Loops.count = 0
-    assert dimension_notes(counted, walk.total) == []  # no matrix product anywhere
-    assert Loops.count <= 3  # it was two per stage (120 here)
+    steps, forward = counting(tuple)(walk.steps), counting(tuple)(walk.forward)
+    assert dimension_notes(dataclasses.replace(walk, steps=steps, forward=forward), walk.total) == []  # no product
+    assert steps.loops + forward.loops <= 3  # it was two per stage (120 here)
     # what it gives is what the per-stage analysis gives, for a scenario with products
     matmul = run_text(MATMUL_TEXT, "matmul.yaml")
     for position in range(matmul.total + 1):

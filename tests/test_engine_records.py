@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from counting import counting
 
 from bpstep.core.engine import CacheEntry, Step, load_walk, run_text
 from bpstep.core.program import Statement
@@ -74,14 +75,6 @@ def test_an_input_rebound_in_the_inputs_block_is_its_last_value():
     assert float(walk.final_gradients()["dx"]) == 2.0  # y = 2x
 
 
-class _CountedList(list):
-    loops = 0
-
-    def __iter__(self):
-        _CountedList.loops += 1
-        return super().__iter__()
-
-
 def test_unmarked_gradient_lines_find_their_stage_from_one_index_of_the_readers():
     # dx += 0.001 * dv_i, unmarked, for each of k stages reading x: each line indexed all the
     # stages reading x again (36 s for 20,000 of them)
@@ -97,10 +90,9 @@ def test_unmarked_gradient_lines_find_their_stage_from_one_index_of_the_readers(
     assert walk.gradients_at(walk.total)["dx"] == pytest.approx(1 + 0.001 * k)  # d v_k / dx, by hand
     stages = {s.code: s.stage for s in walk.backward}
     assert stages["dx += 0.001 * dv5"] == 6 and stages["dx += dv0"] == 1  # the stage reading dv_i's value
-    readers = {"x": _CountedList(s for s in walk.forward if "x" in s.reads)}
-    _CountedList.loops = 0
+    readers = {"x": counting(list)(s for s in walk.forward if "x" in s.reads)}
     attribute_backward(list(walk.backward), list(walk.forward), set(walk.known), readers)
-    assert _CountedList.loops <= 2  # it was one per dx line: 31
+    assert readers["x"].loops <= 2  # it was one per dx line: 31
 
 
 def test_an_unmarked_gradient_line_of_a_value_two_stages_read_asks_for_a_marker():
