@@ -182,7 +182,7 @@ def test_the_source_of_a_products_operands_is_what_python_gives():
     # the dimension analysis names each operand by its code, sliced from lines split once
     import ast
 
-    from bpstep.core.matrix import _source
+    from bpstep.core.program import node_source
 
     walk = run_text(MATMUL_TEXT, "matmul.yaml")
     seen = 0
@@ -190,6 +190,6 @@ def test_the_source_of_a_products_operands_is_what_python_gives():
         text, lines = statement.block.text, statement.block.split_lines
         for node in ast.walk(statement.value):
             if hasattr(node, "end_col_offset"):
-                assert _source(lines, node) == ast.get_source_segment(text, node)
+                assert node_source(lines, node) == ast.get_source_segment(text, node)
                 seen += 1
     assert seen > 10

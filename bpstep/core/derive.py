@@ -24,7 +24,7 @@ import numpy as np
 
 from bpstep.core.errors import reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, quiet, shape_of
-from bpstep.core.program import Statement, _segment, parse_block
+from bpstep.core.program import Statement, node_source, parse_block
 from bpstep.core.codetext import atom, unbroadcast
 from bpstep.core.rules import RULES, Op, classify, vjp
 from bpstep.core.source import CodeBlock
@@ -74,16 +74,12 @@ def derive_backward(forward: Iterable[Statement], cache: Iterable[Any], output: 
     written = {line.gradient_name(*top)}
     gradients: dict[str, tuple[str, int]] = {}
     groups: list[tuple[Statement, list[str], str]] = []
-    block_lines: dict[int, list[str]] = {}  # each block's lines, split once (not once per node)
     for j in reversed(range(len(forward))):
         statement = forward[j]
         if line.produced[j] not in reached:
             groups.append((statement, [], f"{statement.target} does not reach the output {output}"))
             continue
-        lines = block_lines.get(id(statement.block))
-        if lines is None:  # not setdefault: its default would split the block once per stage
-            lines = block_lines[id(statement.block)] = statement.block.lines()
-        stage = _Stage(statement, line, j, limits, available, known, lines)
+        stage = _Stage(statement, line, j, limits, available, known)
         codes = []
         for leaf, code in stage.contributions():
             name = stage.gradient_name(*leaf)
@@ -132,9 +128,9 @@ class _Stage:
     in the environment it ran in, and the contributions it sends back."""
 
     def __init__(self, statement: Statement, line: Timeline, j: int, limits: Limits,
-                 available: set[str], known: set[str], lines: list[str] | None = None):
+                 available: set[str], known: set[str]):
         self.statement, self.line, self.limits = statement, line, limits
-        self.lines = statement.block.lines() if lines is None else lines
+        self.lines = statement.block.split_lines  # split once per block, not once per stage
         self.available, self.known = available, known
         self.env, self.seen = line.before[j], line.seen[j]
         self.target, self.version = line.produced[j]
@@ -183,8 +179,7 @@ class _Stage:
                 if text != sub.id:
                     renames[sub.id] = text
         if id(node) not in self.synthetic and not renames:
-            positioned = getattr(node, "end_col_offset", None) is not None
-            segment = _segment(self.lines, node) if positioned else None
+            segment = node_source(self.lines, node)
             if segment is not None and "#" not in segment:
                 return " ".join(segment.split())
         return ast.unparse(_Rename(renames).visit(copy.deepcopy(node)))

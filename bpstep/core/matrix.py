@@ -22,7 +22,7 @@ import numpy as np
 from bpstep.core.engine import Step, Walk
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import Value, Walker, qualified_name
-from bpstep.core.program import Statement, _segment
+from bpstep.core.program import Statement, node_source
 from bpstep.core.values import number
 
 
@@ -69,19 +69,12 @@ def _describe(statement: Statement, env, head: str, op: str, result: Value | Non
     except ScenarioError:
         return None
     if product is not statement.value:
-        head = _source(lines, product) or head
+        head = node_source(lines, product) or head
         op = "="
-    left_text = _source(lines, left) or "?"
-    right_text = _source(lines, right) or "?"
+    left_text = node_source(lines, left) or "?"
+    right_text = node_source(lines, right) or "?"
     return (f"{head} {compact_shape(result)} {op} {left_text} {compact_shape(a)} . "
             f"{right_text} {compact_shape(b)}")
-
-
-def _source(lines: tuple[str, ...], node: ast.AST) -> str | None:
-    """The node's code, as ast.get_source_segment gives it (None without a position)."""
-    if getattr(node, "end_col_offset", None) is None:
-        return None
-    return _segment(lines, node)
 
 
 def dimension_analysis(walk: Walk, step: Step) -> str | None:

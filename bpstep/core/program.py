@@ -196,6 +196,14 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
                      stage)
 
 
+def node_source(lines, node: ast.AST) -> str | None:
+    """A node's code as ast.get_source_segment gives it (None without a position), from the
+    block's lines split once (``CodeBlock.split_lines``): the whole text is not split again."""
+    if getattr(node, "end_col_offset", None) is None:
+        return None
+    return _segment(lines, node)
+
+
 def _segment(lines: list[str], node: ast.AST) -> str:
     """The source of a node (like ast.get_source_segment, without re-splitting the whole text
     for every statement, which is quadratic). AST columns are UTF-8 byte offsets."""
@@ -239,7 +247,7 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
     readers = by_name if readers is None else readers
     out: list[Statement] = []
     previous = stages[-1] if stages else 1
-    indexed: dict[int, tuple] = {}  # each readers list indexed once, not once per statement
+    indexed: dict[str, tuple[dict[int, Statement], dict[str, set[int]]]] = {}
     for statement in statements:
         if statement.marker is not None:
             if statement.marker not in stage_set:
@@ -251,7 +259,9 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
             # by version first (dx_1: the stages that read x#1); a pass that reuses one name for
             # every version (dc = 3 * dc) falls back to the stages that read the name at all
             value = statement.target[1:]
-            stage = _reader_stage(statement, readers.get(value) or by_name.get(value, []), indexed)
+            if value not in indexed:  # each value's readers indexed once, not once per statement
+                indexed[value] = _index_readers(readers.get(value) or by_name.get(value, []))
+            stage = _reader_stage(statement, *indexed[value])
         else:
             stage = previous
         previous = stage
@@ -259,23 +269,21 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
     return out
 
 
-def _reader_stage(statement: Statement, readers: list[Statement], indexed: dict[int, tuple] | None = None) -> int:
+def _index_readers(readers: list[Statement]) -> tuple[dict[int, Statement], dict[str, set[int]]]:
+    """The stages reading a value, and those stages by the gradient of their output."""
+    found = {s.stage: s for s in readers}
+    stages_by_gradient: dict[str, set[int]] = {}  # "d" + a reader's target -> its stages
+    for stage, reader in found.items():
+        stages_by_gradient.setdefault("d" + reader.target, set()).add(stage)
+    return found, stages_by_gradient
+
+
+def _reader_stage(statement: Statement, found: dict[int, Statement],
+                  stages_by_gradient: dict[str, set[int]]) -> int:
     """The stage of an unmarked ``dv = ...``: the one stage that reads ``v``, or the one of
-    them whose output's gradient the statement reads. ``indexed`` keeps each readers list's
-    index between calls (an index per statement was quadratic: 36 s for 20,000 ``dx +=``)."""
+    them whose output's gradient the statement reads (the readers indexed once per value by
+    :func:`_index_readers`: an index per statement was quadratic, 36 s for 20,000 ``dx +=``)."""
     name = statement.target[1:]
-    key = id(readers)
-    if indexed is None or key not in indexed:
-        found = {s.stage: s for s in readers}
-        stages_by_gradient: dict[str, set[int]] = {}  # "d" + a reader's target -> its stages
-        for stage, reader in found.items():
-            stages_by_gradient.setdefault("d" + reader.target, set()).add(stage)
-        entry = (readers, found, stages_by_gradient)  # the list itself keeps its id in use
-        if indexed is not None:
-            indexed[key] = entry
-    else:
-        entry = indexed[key]
-    _, found, stages_by_gradient = entry
     if len(found) == 1:
         return next(iter(found))
     if not found:
