@@ -73,3 +73,15 @@ NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 def numbers(text: str) -> list[float]:
     return [float(n) for n in NUMBER.findall(text)]
+
+
+def plain(renderable, width: int = 100) -> str:
+    """What a Rich renderable shows at ``width`` columns, as plain text (trailing blanks cut)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, legacy_windows=False)
+    with console.capture() as capture:
+        console.print(renderable)
+    return "\n".join(line.rstrip() for line in capture.get().splitlines())

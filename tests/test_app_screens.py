@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from textual.command import CommandPalette
 
-from app_support import COMPLEX, MATMUL, SIGMOID, gradient_row, numbers
+from app_support import COMPLEX, MATMUL, SIGMOID, gradient_row, numbers, plain
 from bpstep.core.engine import load_walk
 from bpstep.ui.app import BpstepApp
 from bpstep.ui.screens import DetailScreen, TextScreen
@@ -124,7 +124,7 @@ async def test_help_lists_every_key_and_about_shows_the_scenario_text():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, TextScreen) and app.screen.id == "help"
-        body = app.screen.body.plain
+        body = plain(app.screen.body)
         for binding in app.BINDINGS:
             for key in binding.key.split(","):
                 assert app.get_key_display(type(binding)(key, "")) in body, key

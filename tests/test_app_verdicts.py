@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 
-from app_support import COMPLEX, SCENARIOS, gradient_check
+from app_support import COMPLEX, SCENARIOS, gradient_check, plain
 from bpstep.core.engine import load_walk, run_text
 from bpstep.ui.app import BpstepApp
 from bpstep.ui.steppanel import StepPanel
@@ -220,10 +220,37 @@ async def test_w_typed_ahead_of_the_first_frame_still_jumps():
 def test_help_lists_the_key_and_the_marks():
     from bpstep.ui.helptext import help_text
 
-    text = help_text(BpstepApp(load_walk(COMPLEX))).plain
+    text = plain(help_text(BpstepApp(load_walk(COMPLEX))), width=200)
     assert any(line.startswith("w ") and "first step that differs" in line for line in text.splitlines())
     for glyph in ("✗", "∅", "⊠"):
         assert glyph in text
+
+
+def test_a_long_help_line_wraps_under_its_own_column():
+    """The help's key and marker meanings wrap under themselves, not at column 0 (a newcomer's
+    report: "red below" under the keys)."""
+    from bpstep.ui.helptext import MARKERS, help_text, key_rows
+
+    app = BpstepApp(load_walk(COMPLEX))
+    lines = plain(help_text(app), width=60).splitlines()
+    keys = key_rows(app)
+    column = max(len(k) for k, _ in keys) + 2
+    first = lines.index("Keys") + 1
+    block = lines[first:lines.index("", first)]
+    assert len(block) > len(keys)  # some meanings did wrap at 60 columns
+    starts = {k for k, _ in keys}
+    for line in block:
+        if not any(line.startswith(k + " ") for k in starts):
+            assert line[:column].strip() == "" and line[column] != " ", line
+    marker_lines = lines[lines.index("Markers") + 1:]
+    marker_lines = marker_lines[:marker_lines.index("")]
+    assert len(marker_lines) > len(MARKERS)
+    meaning_column = 14 + 1 + 2 + 1  # where, a space, the marker, a space
+    for line in marker_lines:
+        head, meaning = line[:meaning_column], line[meaning_column:]
+        assert head.endswith(" ") and meaning and not meaning.startswith(" "), line
+    notes = lines[lines.index("", lines.index("Markers") + 1) + 1:lines.index("Command palette (ctrl+p)")]
+    assert all(len(line) > 40 for line in "\n".join(notes).split("\n\n")[0].split("\n")[:-1]), notes
 
 
 QUIT_WHILE_CHECKING = """

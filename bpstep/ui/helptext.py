@@ -3,7 +3,9 @@ so the help can never disagree with the Footer."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
@@ -94,24 +96,28 @@ def key_rows(app: App) -> list[tuple[str, str]]:
     return rows
 
 
-def help_text(app: App) -> Text:
+def help_text(app: App) -> Group:
+    """Keys, markers, notes and commands. The keys and markers are grids, so that a long
+    meaning wraps under itself instead of under the keys (a Text would wrap to column 0)."""
     heading = Style(bold=True, underline=True)
-    text = Text()
-    text.append("Keys\n", heading)
-    rows = key_rows(app)
-    width = max(len(k) for k, _ in rows) + 2
-    for keys, what in rows:
-        text.append(keys.ljust(width), "bold")
-        text.append(what + "\n")
-    text.append("\nMarkers\n", heading)
+    keys = Table.grid(padding=(0, 2))
+    keys.add_column(style="bold", no_wrap=True)
+    keys.add_column()
+    for key, what in key_rows(app):
+        keys.add_row(key, what)
+    markers = Table.grid(padding=(0, 1))
+    markers.add_column(style="italic", no_wrap=True, min_width=14)
+    markers.add_column(style="bold", no_wrap=True, min_width=2)
+    markers.add_column()
     for where, marker, meaning in MARKERS:
-        text.append(where.ljust(15), "italic")
-        text.append(marker.ljust(3), "bold")
-        text.append(meaning + "\n")
-    text.append("\n" + NOTES + "\n")
-    text.append("\nCommand palette (ctrl+p)\n", heading)
-    text.append(COMMANDS)
-    return text
+        markers.add_row(where, marker, meaning)
+    return Group(Text("Keys", heading), keys, Text(""), Text("Markers", heading), markers, Text(""),
+                 Text(_reflow(NOTES)), Text(""), Text("Command palette (ctrl+p)", heading), Text(_reflow(COMMANDS)))
+
+
+def _reflow(text: str) -> str:
+    """Paragraphs as single lines, so that they wrap at the dialog's width, not the source's."""
+    return "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in text.split("\n\n"))
 
 
 def about_markdown(walk: Walk) -> str:

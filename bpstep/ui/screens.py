@@ -9,7 +9,7 @@ from textual.command import CommandPalette
 from textual.css.query import NoMatches
 from textual.app import ComposeResult
 from textual.binding import Binding
-from rich.text import Text
+from rich.console import RenderableType
 from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
@@ -30,7 +30,7 @@ class _Closable(ModalScreen[None]):
 class TextScreen(_Closable):
     """A text (help) or a Markdown document (about) in a scrolling box."""
 
-    def __init__(self, title: str, body: Text | str, *, id: str | None = None) -> None:
+    def __init__(self, title: str, body: RenderableType, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.title_text = title
         self.body = body
@@ -39,12 +39,12 @@ class TextScreen(_Closable):
         with VerticalScroll(classes="dialog") as box:
             box.border_title = self.title_text
             box.border_subtitle = "escape: close"
-            if isinstance(self.body, Text):
-                yield Static(self.body, classes="body")
-            else:
+            if isinstance(self.body, str):
                 from textual.widgets import Markdown  # pulls in pygments: 0.1 s of start-up
 
                 yield Markdown(self.body)
+            else:
+                yield Static(self.body, classes="body")
 
 
 class DetailScreen(_Closable):
