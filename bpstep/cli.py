@@ -189,6 +189,11 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from bpstep.ui.app import BpstepApp
 
     app = BpstepApp(walk, record=writer, circuit_limit=limits_from(args).max_circuit_size)
+    # What exists now (Textual's modules, the app, the walk) lives as long as the program: keep it
+    # out of the collector's full passes, one of which otherwise falls in a large walk's first frame
+    import gc
+
+    gc.freeze()
     try:
         app.run()
     finally:

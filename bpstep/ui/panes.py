@@ -50,7 +50,7 @@ class ForwardSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.stage_width = max((len(str(s.stage)) for s in walk.forward), default=1)
+        self.stage_width = len(str(max((s.stage for s in walk.forward), default=1)))
         self.comments = [comment_of(s.source) for s in walk.forward]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.forward, self.comments)),
                            default=0) + self.stage_width + 5
@@ -80,7 +80,7 @@ class BackwardSource(_Source):
         super().__init__(walk, index)
         self.breakpoints: set[int] = set()  # step indexes
         self.differs: dict[int, str] = {}  # replay: step index -> what differs from the recording
-        self.stage_width = max((len(str(s.stage)) for s in walk.steps), default=1)
+        self.stage_width = len(str(max((s.stage for s in walk.steps), default=1)))
         self.comments = [comment_of(s.source) for s in walk.steps]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.steps, self.comments)),
                            default=0) + self.stage_width + 12
