@@ -121,10 +121,14 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
-    from bpstep.core.report import json_text, text_report
+    from bpstep.core.report import json_chunks, text_report
 
     walk = load_walk(args.scenario, limits_from(args))
-    sys.stdout.write(json_text(walk, args.check) if args.json else text_report(walk, args.check))
+    if not args.json:
+        sys.stdout.write(text_report(walk, args.check))
+        return 0
+    for piece in json_chunks(walk, args.check):  # written as encoded: never the whole document at once
+        sys.stdout.write(piece)
     return 0
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 
@@ -131,7 +131,7 @@ def step_json(step: Step, encode: Callable[[Any], Any] = encode) -> dict[str, An
 def _plain(value: Any) -> Any:
     """:func:`encode` when every number is finite: numpy's float64 is a Python float, and
     ``tolist`` makes nested lists in C. ``json.dumps(allow_nan=False)`` refuses what this lets
-    through (NaN, infinities), and :func:`json_text` then encodes again the slow way."""
+    through (NaN, infinities), and :func:`json_chunks` then encodes that piece again with encode."""
     return value.tolist() if type(value) is np.ndarray else value
 
 
@@ -146,9 +146,12 @@ def check_json(report: CheckReport) -> dict[str, Any]:
 
 def cache_json(walk: Walk, encode: Callable[[Any], Any] = encode) -> list[dict[str, Any]]:
     """The forward cache as ``run --json`` writes it (and a transcript's header)."""
-    return [{"name": e.name, "version": e.version, "stage": e.stage, "line": e.line,
-             "shape": list(e.value.shape) if hasattr(e.value, "shape") else [],
-             "value": encode(e.value)} for e in walk.cache]
+    return [cache_entry_json(e, encode) for e in walk.cache]
+
+
+def cache_entry_json(e, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
+    return {"name": e.name, "version": e.version, "stage": e.stage, "line": e.line,
+            "shape": list(e.value.shape) if hasattr(e.value, "shape") else [], "value": encode(e.value)}
 
 
 def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
@@ -170,24 +173,93 @@ def json_report(walk: Walk, check: bool = True, encode: Callable[[Any], Any] = e
 
 
 def json_text(walk: Walk, check: bool = True) -> str:
-    # No indent: json's C encoder only runs without one (5x faster on 10,000 stages).
-    report = _check(walk) if check else None
-    try:  # most walks have no NaN or infinity: their numbers go to the C encoder as they are
-        # a fresh tree of dicts and lists: no cycle to look for
-        document = json.dumps(_with_check(json_report(walk, False, _plain), report), allow_nan=False,
-                              check_circular=False)
-    except ValueError:  # there is one: written as a string (DESIGN.md section 3)
-        document = json.dumps(_with_check(json_report(walk, False), report), allow_nan=False)
-    return document + "\n"
+    return "".join(json_chunks(walk, check))
+
+
+# Numbers encoded in one piece of the document. The whole document of 1,000 steps on 256x256
+# arrays is 5.8 GB of text and took 24x that as Python lists; a piece is about 10 MB in flight.
+CHUNK_NUMBERS = 1 << 16
+
+
+def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
+    """``run --json``'s document (:func:`json_report`, byte for byte what ``json.dumps`` gives
+    for it) in pieces, so that it is written as it is encoded: memory stays at one piece of
+    about CHUNK_NUMBERS numbers, not the whole document's lists and text.
+
+    Each piece goes to json's C encoder with its numbers as they are (no indent: the C encoder
+    only runs without one); a piece with a NaN or an infinity is encoded again with
+    :func:`encode`, which writes those as strings (DESIGN.md section 3)."""
+    report = _check(walk) if check else None  # before the first piece: an error leaves no half document
+    final = walk.final_state()
+    forward = {entry.name: entry for entry in walk.cache}  # a re-bound name: its last value, first place
+    yield "{"
+    yield from _members([("title", walk.scenario.title), ("scenario", walk.scenario.path), ("output", walk.output)])
+    yield ', "forward": '
+    yield from _pieces(list(forward.items()), lambda item, enc: enc(item[1].value), lambda item: item[1].value, "{}")
+    yield ', "cache": '
+    yield from _pieces(walk.cache, lambda entry, enc: cache_entry_json(entry, enc), lambda entry: entry.value, "[]")
+    yield ", "
+    yield from _members([("upstream", walk.upstream)], values=True)
+    yield ', "steps": '
+    yield from _pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]")
+    for key, gradients in (("gradients", True), ("locals", False)):
+        items = [(name, value) for name, value in final.items() if walk.is_gradient(name) == gradients]
+        yield f', "{key}": '
+        yield from _pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}")
+    yield ", "
+    yield from _members([("hints", list(walk.hints)), ("derived", walk.derived),
+                         ("check", check_json(report) if report is not None else None)])
+    yield "}\n"
+
+
+def _members(items: list[tuple[str, Any]], values: bool = False) -> Iterator[str]:
+    """``"key": value, ...`` of a few small members (``values``: encode them as values)."""
+    yield _encoded(lambda enc: {key: enc(value) if values else value for key, value in items})[1:-1]
+
+
+def _pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], numbers: Callable[[Any], Any],
+            brackets: str) -> Iterator[str]:
+    """A JSON list (``brackets`` "[]") of ``build(item, encode)``, or an object ("{}") of
+    ``key: build((key, value), encode)`` items, in pieces of about CHUNK_NUMBERS numbers
+    (``numbers(item)`` gives the values whose sizes count)."""
+    keyed = brackets == "{}"
+    yield brackets[0]
+    batch: list = []
+    size = 0
+    first = True
+    for item in items:
+        batch.append(item)
+        size += sum(v.size if type(v) is np.ndarray else 1 for v in _values(numbers(item)))
+        if size >= CHUNK_NUMBERS:
+            yield ("" if first else ", ") + _batch(batch, build, keyed)
+            batch, size, first = [], 0, False
+    if batch:
+        yield ("" if first else ", ") + _batch(batch, build, keyed)
+    yield brackets[1]
+
+
+def _values(value: Any) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _batch(batch: list, build, keyed: bool) -> str:
+    if keyed:
+        return _encoded(lambda enc: {item[0]: build(item, enc) for item in batch})[1:-1]
+    return _encoded(lambda enc: [build(item, enc) for item in batch])[1:-1]
+
+
+def _encoded(build: Callable[[Callable[[Any], Any]], Any]) -> str:
+    try:  # most numbers are finite: they go to the C encoder as they are
+        return _FAST.encode(build(_plain))  # a fresh tree of dicts and lists: no cycle to look for
+    except ValueError:  # a NaN or an infinity: written as a string
+        return _SAFE.encode(build(encode))
+
+
+_FAST = json.JSONEncoder(allow_nan=False, check_circular=False)
+_SAFE = json.JSONEncoder(allow_nan=False)
 
 
 def _check(walk: Walk) -> CheckReport:
     from bpstep.core.gradcheck import check_walk  # the TUI's step panel imports this module
 
     return check_walk(walk)
-
-
-def _with_check(document: dict[str, Any], report: CheckReport | None) -> dict[str, Any]:
-    if report is not None:
-        document["check"] = check_json(report)
-    return document
