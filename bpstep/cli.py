@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
+from typing import Callable, Iterable
 
 from bpstep import __version__
 from bpstep.core.errors import ScenarioError
@@ -119,16 +119,30 @@ def _command_parsers() -> dict[str, tuple[argparse.ArgumentParser, Callable[[arg
     return commands
 
 
+class OutputError(Exception):
+    """Standard output cannot be written (a full disk, a closed file): the user's to fix."""
+
+
+def emit(pieces: Iterable[str]) -> None:
+    """Write to standard output, flushed, so that a write error is reported here (as one line,
+    exit 2) and not as a bug, nor as Python's complaint at exit."""
+    try:
+        for piece in pieces:
+            sys.stdout.write(piece)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc.strerror or str(exc)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
     from bpstep.core.report import json_chunks, text_report
 
     walk = load_walk(args.scenario, limits_from(args))
-    if not args.json:
-        sys.stdout.write(text_report(walk, args.check))
-        return 0
-    for piece in json_chunks(walk, args.check):  # written as encoded: never the whole document at once
-        sys.stdout.write(piece)
+    # the document is written as it is encoded: never all of it at once
+    emit(json_chunks(walk, args.check) if args.json else [text_report(walk, args.check)])
     return 0
 
 
@@ -136,7 +150,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
     from bpstep.core.derive import load_derivation
 
     derivation = load_derivation(args.scenario, limits_from(args))
-    sys.stdout.write(derivation.text + "\n")
+    emit([derivation.text + "\n"])
     return 0
 
 
@@ -145,7 +159,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bpstep.core.check_report import json_text, text_report
 
     result = load_check(args.scenario, limits_from(args))
-    sys.stdout.write(json_text(result) if args.json else text_report(result))
+    emit([json_text(result) if args.json else text_report(result)])
     return result.exit_code
 
 
@@ -162,7 +176,7 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return 2
     text = graph_svg(walk, position, limits.max_circuit_size)
     if args.output == "-":
-        sys.stdout.write(text)
+        emit([text])
         return 0
     try:
         with open(args.output, "w", encoding="utf-8") as out:
@@ -205,6 +219,11 @@ def cmd_tui(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def _drop_output() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 COMMAND_NAMES = frozenset({"run", "derive", "check", "graph", "transcript", "replay"})  # _command_parsers'
 
 
@@ -223,9 +242,12 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.format(getattr(args, "scenario", None)), file=sys.stderr)
         return 2
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _drop_output()
         return 1
+    except OutputError as exc:
+        _drop_output()  # what is still buffered would fail again at exit
+        print(f"bpstep: error: cannot write the output: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except (Exception, MemoryError) as exc:  # a bug of bpstep's: still one line, never a traceback

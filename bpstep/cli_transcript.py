@@ -72,7 +72,9 @@ def cmd_transcript(args: argparse.Namespace) -> int:
         notes.append(f"{problem}; the values shown are the recorded ones")
     _warn((replay.warnings if replay else ()) + tuple(notes))
     if args.asciicast is None:
-        sys.stdout.write(markdown(record, replay, tuple(notes)))
+        from bpstep.cli import emit
+
+        emit([markdown(record, replay, tuple(notes))])
         return 0
     try:
         with open(args.asciicast, "w", encoding="utf-8") as handle:

@@ -127,3 +127,25 @@ def test_the_circuit_limit_is_a_flag_of_the_commands_that_draw_it(bpstep_bin):
     for command in ([], ["graph"], ["replay"]):  # the debugger, the SVG, the replayed debugger
         assert "--max-circuit-size" in run(bpstep_bin, *command, "--help").stdout, command
     assert "--max-circuit-size" not in run(bpstep_bin, "run", "--help").stdout
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [["run", "--json"], ["run"], ["derive"], ["check"], ["graph", "-o", "-"]])
+def test_a_full_disk_is_one_line_and_exit_2_not_a_bug(bpstep_bin, scenario_dir, args):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([bpstep_bin, *args[:1], str(scenario_dir / "complex.yaml"), *args[1:]],
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    assert proc.stderr == "bpstep: error: cannot write the output: No space left on device\n"
+
+
+def test_a_closed_pipe_ends_quietly(bpstep_bin, scenario_dir):
+    """`bpstep run --json big | head`: exit 1, nothing on stderr (no traceback, no 'Exception ignored')."""
+    proc = subprocess.Popen([bpstep_bin, "run", "--json", str(scenario_dir / "matmul.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    proc.stdout.read(5)
+    proc.stdout.close()
+    assert proc.wait(timeout=120) in (0, 1)  # 0 when it all fit in the pipe before the close
+    assert proc.stderr.read() == b""
+    proc.stderr.close()
