@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from app_support import COMPLEX, SCENARIOS
+from app_support import COMPLEX, SCENARIOS, plain
 from test_app_recording import SESSION, record_session
 from transcript_helpers import record
 
@@ -177,7 +177,7 @@ async def test_help_lists_the_replay_keys(tmp_path):
     app = ReplayApp(open_replay(read(str(path))))
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("question_mark")
-        body = str(app.screen.query_one(".body").render())
+        body = plain(app.screen.body, width=200)
         for line in ("Replay: play the next recorded action", "Replay: back one recorded action",
                      "Replay: play faster", "Run the whole next stage", "≠"):
             assert line in body, line
