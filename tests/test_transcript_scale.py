@@ -1,0 +1,129 @@
+"""Transcripts of long sessions: End and Home jumps repeat the same steps, so the writer
+encodes each step once, the reader validates each recorded step once, and a replay compares
+each recorded step once. Work is counted, not timed; the file stays byte for byte what
+``json.dumps`` of the action's object gives."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from transcript_helpers import KEYS, SCENARIOS, STARTED, Clock, random_keys
+
+import bpstep.core.transcript.writer as writer_module
+from bpstep.core.engine import load_walk, run_text
+from bpstep.core.report import step_json
+from bpstep.core.transcript import TranscriptWriter
+from bpstep.core.transcript.model import move_of, steps_between
+
+# NaN and both infinities, as scalars and inside an array, and names that are not ASCII
+NON_FINITE = """bpstep: 1
+title: non-finite
+inputs:
+  x: 0.0
+  v: [0.0, 1.0, -1.0]
+forward: |
+  yé = np.log(x) * 2  #(1)
+  u = np.log(v)  #(2)
+  z = yé + np.sum(u)  #(3)
+backward: |
+  dyé = dz  #(3)
+  du = dz * np.ones_like(u)  #(3)
+  dv = du / v  #(2)
+  dx = dyé * 2 / x  #(1)
+  dx += dyé * yé  #(1)
+"""
+
+
+def walks():
+    paths = sorted(SCENARIOS.glob("*.yaml")) + sorted((SCENARIOS / "buggy").glob("*.yaml"))
+    assert len(paths) >= 9
+    return [(path.name, load_walk(str(path))) for path in paths] + [("non-finite", run_text(NON_FINITE, "nf.yaml"))]
+
+
+def expected_line(walk, n: int, action: str, t: float, before: int, after: int) -> str:
+    """The line as the writer wrote it before it kept the steps' texts: one json.dumps."""
+    return json.dumps({"type": "action", "n": n, "action": action, "t": t, "before": before, "after": after,
+                       "move": move_of(before, after),
+                       "steps": [step_json(walk.steps[i - 1]) for i in steps_between(before, after)]},
+                      separators=(",", ":"), allow_nan=False) + "\n"
+
+
+def record_and_expect(path: Path, walk, keys: list[str]) -> None:
+    """Record ``keys`` and check the file: the header, then one json.dumps per action."""
+    clock = Clock(tick=0.2503)  # times with three decimals, some rounded
+    expected = []
+    position = 0
+    with TranscriptWriter.open(str(path), walk, started=STARTED, clock=clock) as writer:
+        for n, key in enumerate(keys, start=1):
+            after = KEYS[key](walk, position)
+            writer.record(key, position, after)
+            expected.append(expected_line(walk, n, key, round(clock.now, 3), position, after))
+            position = after
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    assert [line + b"\n" for line in lines[1:-1]] == [line.encode("utf-8") for line in expected]
+
+
+def test_each_line_is_byte_for_byte_one_json_dumps_of_the_action(tmp_path):
+    """Passes on the writer before it kept texts too: it is that writer's output."""
+    for name, walk in walks():
+        keys = random_keys(seed=len(name), count=40) + ["end", "home", "end", "home", "end"]
+        record_and_expect(tmp_path / f"{name}.jsonl", walk, keys)
+    last = (tmp_path / "non-finite.jsonl").read_bytes().split(b"\n")[-2]
+    # the NaN and the infinities are written as strings, names escaped to ASCII
+    assert b'"NaN"' in last and b'"-Infinity"' in last and b'["Infinity",1.0,-1.0]' in last
+    assert b'"target":"dy\\u00e9"' in last
+
+
+def test_jumping_back_and_forth_encodes_each_step_once(tmp_path, monkeypatch):
+    walk = load_walk(str(SCENARIOS / "complex.yaml"))
+    encoded = []
+    monkeypatch.setattr(writer_module, "step_json", lambda step: encoded.append(step.index) or step_json(step))
+    record_and_expect(tmp_path / "s.jsonl", walk, ["end", "home"] * 3 + ["n", "s", "up", "end"])
+    assert sorted(encoded) == list(range(1, walk.total + 1))  # not once per jump: 3 x 2 x total
+
+
+def test_steps_with_long_texts_are_not_kept(tmp_path, monkeypatch):
+    """A step whose text is longer than FRAGMENT_CHARS is encoded each time it is written (a
+    256x256 matrix step's text is about a megabyte); the shorter ones once."""
+    walk = load_walk(str(SCENARIOS / "matmul.yaml"))
+    sizes = [len(json.dumps(step_json(step), separators=(",", ":"))) for step in walk.steps]
+    limit = (min(sizes) + max(sizes)) // 2
+    long = [step.index for step, size in zip(walk.steps, sizes) if size > limit]
+    assert long and len(long) < walk.total
+    monkeypatch.setattr(writer_module, "FRAGMENT_CHARS", limit)
+    encoded = []
+    monkeypatch.setattr(writer_module, "step_json", lambda step: encoded.append(step.index) or step_json(step))
+    record_and_expect(tmp_path / "m.jsonl", walk, ["end", "home", "end"])
+    assert sorted(encoded) == sorted(list(range(1, walk.total + 1)) + long * 2)
+
+
+def test_the_kept_texts_stop_at_cache_chars(tmp_path, monkeypatch):
+    walk = load_walk(str(SCENARIOS / "complex.yaml"))
+    sizes = [len(json.dumps(step_json(step), separators=(",", ":"))) for step in walk.steps]
+    monkeypatch.setattr(writer_module, "CACHE_CHARS", sum(sizes[:5]))
+    encoded = []
+    monkeypatch.setattr(writer_module, "step_json", lambda step: encoded.append(step.index) or step_json(step))
+    record_and_expect(tmp_path / "s.jsonl", walk, ["end", "home", "end"])
+    # the first five fill the cache; every later one is encoded on each of the three jumps
+    assert sorted(encoded) == sorted(list(range(1, walk.total + 1)) + list(range(6, walk.total + 1)) * 2)
+
+
+def test_a_random_walk_of_moves_writes_what_json_dumps_writes(tmp_path):
+    """Passes on the writer before it kept texts too; record returns the line it wrote."""
+    walk = load_walk(str(SCENARIOS / "twolayer.yaml"))
+    rng = random.Random(5)
+    clock = Clock(tick=0.01)
+    path = tmp_path / "r.jsonl"
+    expected = []
+    with TranscriptWriter.open(str(path), walk, started=STARTED, clock=clock) as writer:
+        before = 0
+        for n in range(1, 81):
+            after = rng.randint(0, walk.total)
+            line = writer.record("goto", before, after)
+            expected.append(expected_line(walk, n, "goto", round(clock.now, 3), before, after))
+            assert line == expected[-1]
+            before = after
+    assert path.read_text().splitlines(keepends=True)[1:] == expected
