@@ -6,15 +6,19 @@ each recorded step once. Work is counted, not timed; the file stays byte for byt
 from __future__ import annotations
 
 import json
+import marshal
 import random
 from pathlib import Path
 
-from transcript_helpers import KEYS, SCENARIOS, STARTED, Clock, random_keys
+import numpy as np
+from transcript_helpers import KEYS, SCENARIOS, STARTED, Clock, random_keys, record
 
+import bpstep.core.transcript.reader as reader_module
 import bpstep.core.transcript.writer as writer_module
 from bpstep.core.engine import load_walk, run_text
+from bpstep.core.errors import ScenarioError
 from bpstep.core.report import step_json
-from bpstep.core.transcript import TranscriptWriter
+from bpstep.core.transcript import RecordedStep, TranscriptWriter, read
 from bpstep.core.transcript.model import move_of, steps_between
 
 # NaN and both infinities, as scalars and inside an array, and names that are not ASCII
@@ -127,3 +131,117 @@ def test_a_random_walk_of_moves_writes_what_json_dumps_writes(tmp_path):
             assert line == expected[-1]
             before = after
     assert path.read_text().splitlines(keepends=True)[1:] == expected
+
+
+# -- the reader: a step recorded again exactly as before is validated and built once ---------
+
+TWINS = """bpstep: 1
+title: zeros and ones
+inputs:
+  x: 0.0
+  v: [0.0, 1.0]
+forward: |
+  y = x * x + np.sum(v * v)  #(1)
+backward: |
+  dx = 2 * x * dy  #(1)
+  dv = 2 * v * dy  #(1)
+  dx += dy * 0.0  #(1)
+"""
+
+
+def counting_steps(monkeypatch) -> list[int]:
+    built = []
+
+    def counted(*fields):
+        built.append(fields[0])
+        return RecordedStep(*fields)
+
+    monkeypatch.setattr(reader_module, "RecordedStep", counted)
+    return built
+
+
+def jumps(tmp_path: Path, walk, keys=("end", "home", "end", "home", "end", "home")) -> Path:
+    path = tmp_path / "jumps.jsonl"
+    record(path, walk, list(keys))
+    return path
+
+
+def test_a_step_recorded_again_as_before_is_built_once_and_shared(tmp_path, monkeypatch):
+    walk = load_walk(str(SCENARIOS / "complex.yaml"))
+    path = jumps(tmp_path, walk, ["end", "home", "end", "home", "n", "s", "end", "home"])
+    built = counting_steps(monkeypatch)
+    actions = read(str(path)).actions
+    assert sorted(built) == list(range(1, walk.total + 1))  # not once per jump: 4 x 2 x total
+    first = actions[0].steps
+    for action in actions:  # the very objects, not equal ones
+        assert all(step is first[step.index - 1] for step in action.steps)
+
+
+def test_the_steps_kept_while_reading_stop_at_seen_bytes(tmp_path, monkeypatch):
+    walk = load_walk(str(SCENARIOS / "complex.yaml"))
+    path = jumps(tmp_path, walk, ["end", "home", "end"])
+    first = json.loads(path.read_text().splitlines()[1])["steps"]
+    monkeypatch.setattr(reader_module, "SEEN_BYTES", sum(len(marshal.dumps(raw, 2)) for raw in first[:5]))
+    built = counting_steps(monkeypatch)
+    read(str(path))
+    # the first five fill the room; every later one is built on each of the three jumps
+    assert sorted(built) == sorted(list(range(1, walk.total + 1)) + list(range(6, walk.total + 1)) * 2)
+
+
+def _twins(value):
+    """Values that ``==`` takes for ``value`` but that are not it: 1 for 1.0, true for 1,
+    -0.0 for 0.0, and the same inside lists."""
+    if isinstance(value, bool):
+        return [int(value), float(value)]
+    if isinstance(value, int):
+        return [float(value)] + ([bool(value)] if value in (0, 1) else [])
+    if isinstance(value, float):
+        out = [int(value)] if value == int(value) else []
+        out += [bool(value)] if value in (0.0, 1.0) else []
+        return out + ([-value] if value == 0 else [])
+    if isinstance(value, list):
+        return [[twin] + value[1:] for twin in _twins(value[0])] if value else []
+    return []
+
+
+def _outcome(path: Path):
+    """The error, or every recorded field with the exact bits and types of its values."""
+    try:
+        transcript = read(str(path))
+    except ScenarioError as error:
+        return error.format()
+    return [[(s.index, s.stage, s.line, s.code, s.target, s.op, s.kind, s.overwrites,
+              [None if v is None else (np.shape(v), np.asarray(v).tobytes()) for v in (s.before, s.contribution,
+                                                                                      s.after)],
+              marshal.dumps(s.encoded, 2)) for s in a.steps] for a in transcript.actions]
+
+
+def test_a_step_equal_but_not_identical_to_an_earlier_one_is_read_as_it_is(tmp_path, monkeypatch):
+    """Passes on the reader before it reused steps too: it guards the reuse. Action 3 repeats
+    action 1's steps; each variant of one of them (``==`` to the original: 1.0 for 1, true
+    for 1, -0.0 for 0.0; or plainly wrong) reads exactly as with nothing reused, errors with
+    the same line, column and message."""
+    (tmp_path / "twins.yaml").write_text(TWINS)
+    (tmp_path / "nf.yaml").write_text(NON_FINITE)
+    outcomes = {"read": 0, "refused": 0}
+    for walk in (load_walk(str(tmp_path / "twins.yaml")), load_walk(str(SCENARIOS / "buggy" / "complex_overwrite.yaml")),
+                 load_walk(str(tmp_path / "nf.yaml"))):
+        lines = jumps(tmp_path, walk, ["end", "home", "end"]).read_text().splitlines()
+        repeated = json.loads(lines[3])
+        edits = []
+        for k, step in enumerate(repeated["steps"]):
+            for key, value in step.items():
+                edits += [(k, key, twin) for twin in _twins(value)]
+            edits += [(k, "op", "*="), (k, "index", k + 2), (k, "stage", "8"), (k, "after", [[1.0], []])]
+        for k, key, value in edits:
+            changed = json.loads(lines[3])
+            changed["steps"][k][key] = value
+            path = tmp_path / "variant.jsonl"
+            path.write_text("\n".join(lines[:3] + [json.dumps(changed, separators=(",", ":"))]) + "\n")
+            reused = _outcome(path)
+            with monkeypatch.context() as patch:
+                patch.setattr(reader_module, "SEEN_BYTES", 0, raising=False)
+                assert _outcome(path) == reused, (k, key, value)
+            outcomes["refused" if isinstance(reused, str) else "read"] += 1
+            assert "sha256" not in reused
+    assert outcomes["read"] > 10 and outcomes["refused"] > 100, outcomes
