@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import marshal
+import math
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
 from transcript_helpers import KEYS, SCENARIOS, STARTED, Clock, random_keys, record
 
 import bpstep.core.transcript.reader as reader_module
+import bpstep.core.transcript.replay as replay_module
 import bpstep.core.transcript.writer as writer_module
 from bpstep.core.engine import load_walk, run_text
 from bpstep.core.errors import ScenarioError
@@ -245,3 +248,69 @@ def test_a_step_equal_but_not_identical_to_an_earlier_one_is_read_as_it_is(tmp_p
             outcomes["refused" if isinstance(reused, str) else "read"] += 1
             assert "sha256" not in reused
     assert outcomes["read"] > 10 and outcomes["refused"] > 100, outcomes
+
+
+# -- replay: each recorded step compared once, two scalars without numpy -----------------------
+
+def test_a_replay_compares_each_recorded_step_once(tmp_path, monkeypatch):
+    shutil.copy(SCENARIOS / "complex.yaml", tmp_path / "complex.yaml")
+    copy = tmp_path / "complex.yaml"
+    path = tmp_path / "s.jsonl"
+    record(path, load_walk(str(copy)), ["end", "home", "end", "home", "n", "n", "end", "home"],
+           scenario_path="complex.yaml")
+    copy.write_text(copy.read_text().replace("dx = (1) * dxpy", "dx = (2) * dxpy"))  # steps 7, 9, 10 differ
+    transcript = read(str(path))
+    walk = load_walk(str(copy))
+    # what each action's steps compare to, each step on its own
+    expected = {}
+    for action in transcript.actions:
+        found = tuple(d for d in (replay_module._difference(s, walk) for s in action.steps) if d is not None)
+        if found:
+            expected[action.number] = found
+    compared = []
+    original = replay_module._difference
+    monkeypatch.setattr(replay_module, "_difference", lambda step, w: compared.append(step.index) or original(step, w))
+    replay = replay_module.compare(transcript, walk, str(copy))
+    assert sorted(compared) == list(range(1, walk.total + 1))  # not once per jump: 4 x 2 x total
+    assert replay.differences == expected and set(expected) == {1, 2, 3, 4, 7, 8}
+    assert replay.differing_steps == {7, 9, 10} and "3 recorded steps now differ" in replay.warnings[0]
+
+
+def test_two_scalars_are_compared_without_numpy_arrays(tmp_path, monkeypatch):
+    calls = []
+    allclose = np.allclose
+    monkeypatch.setattr(np, "allclose", lambda *args, **kwargs: calls.append(np.shape(args[0])) or allclose(*args,
+                                                                                                            **kwargs))
+    for name in ("complex", "matmul"):
+        path = tmp_path / f"{name}.jsonl"
+        walk = load_walk(str(SCENARIOS / f"{name}.yaml"))
+        record(path, walk, ["end"])
+        replay = replay_module.compare(read(str(path)), walk, str(SCENARIOS / f"{name}.yaml"))
+        assert replay.differences == {}
+    # complex.yaml's scalars none; matmul's two array steps, contribution and after each
+    assert calls == [(5, 10)] * 2 + [(10, 3)] * 2
+
+
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 1e-12, 2e-12, -1e-12, 1e-9, 3.0, 3.0 + 3e-9, 3.0 + 3.1e-9, 1e300, -1e300,
+           1.7e308, -1.7e308, 5e-324, math.inf, -math.inf, math.nan]
+
+
+def test_two_scalars_compare_as_np_allclose_compares_them():
+    """Passes on the replay before it had a path for scalars too: it guards that path."""
+    def numpy_says(a, b):
+        with np.errstate(all="ignore"):
+            return bool(np.allclose(np.float64(a), np.float64(b), rtol=replay_module.RTOL, atol=replay_module.ATOL,
+                                    equal_nan=True))
+
+    pairs = [(a, b) for a in SPECIAL for b in SPECIAL]
+    rng = random.Random(3)
+    for _ in range(20000):
+        b = rng.choice([1, -1]) * 10 ** rng.uniform(-14, 6)
+        near = rng.choice([0.0, 5e-10, 1e-9, 1.0000001e-9, 2e-9]) * abs(b) + rng.choice([0.0, 5e-13, 1e-12, 2e-12])
+        pairs.append((b + rng.choice([1, -1]) * near, b))
+    agree = 0
+    for a, b in pairs:
+        for x, y in ((np.float64(a), np.float64(b)), (a, b), (np.float64(a), b)):
+            assert replay_module._same(x, y) == numpy_says(a, b), (a, b)
+        agree += numpy_says(a, b)
+    assert 0.2 * len(pairs) < agree < 0.8 * len(pairs)  # both answers, near the edge
