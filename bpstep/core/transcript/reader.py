@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import re
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -15,6 +16,10 @@ from bpstep.core.transcript.model import (FORMAT, VERSION, Action, CachedValue, 
 from bpstep.core.values import decode
 
 MAX_BYTES = 256 * 1024 * 1024  # a transcript larger than this is refused before reading it
+# End, Home, End again record the same steps again: a step recorded again exactly as before is
+# not validated and built again (see _Seen); the reader keeps at most this many bytes of the
+# steps it has seen, while it reads
+SEEN_BYTES = 64 * 1024 * 1024
 
 
 class _In(NamedTuple):
@@ -99,6 +104,7 @@ def parse(text: str, path: str = "<transcript>") -> Transcript:
         raise ScenarioError("empty file: not a bpstep transcript (line 1 must be its header)", path=path)
     header: Header | None = None
     actions: list[Action] = []
+    seen = _Seen()
     for number, line in enumerate(lines, start=1):
         last_unterminated = number == len(lines) and not complete
         try:
@@ -106,7 +112,7 @@ def parse(text: str, path: str = "<transcript>") -> Transcript:
             if number == 1:
                 header = _header(obj)
             else:
-                actions.append(_action(obj, number, len(actions) + 1))
+                actions.append(_action(obj, number, len(actions) + 1, seen))
         except _Bad as bad:
             raise ScenarioError(bad.message, number, _column(line, bad.key, bad.within), path=path) from None
         except _BadJSON as bad:
@@ -180,15 +186,18 @@ def _value(obj: dict, key: str, within: _In | None = None, nullable: bool = Fals
         raise _Bad(f"\"{key}\" is not a value as run --json writes it: {exc}", key, within) from None
 
 
+def _objects(obj: dict, key: str, first: str, what: str, optional: bool = False) -> list[dict]:
+    """The list under ``key``, each of its entries checked to be an object."""
+    entries = _get(obj, key, (list,), what, optional=optional) or []
+    for k, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise _Bad(f"must be an object, not {_kind(entry)}", key, _In(key, first, k))
+    return entries
+
+
 def _entries(obj: dict, key: str, first: str, what: str, optional: bool = False) -> list[tuple[dict, _In]]:
     """The objects of a list, each with where it is."""
-    out = []
-    for k, entry in enumerate(_get(obj, key, (list,), what, optional=optional) or []):
-        within = _In(key, first, k)
-        if not isinstance(entry, dict):
-            raise _Bad(f"must be an object, not {_kind(entry)}", key, within)
-        out.append((entry, within))
-    return out
+    return [(entry, _In(key, first, k)) for k, entry in enumerate(_objects(obj, key, first, what, optional))]
 
 
 def _header(obj: dict) -> Header:
@@ -231,7 +240,7 @@ def _cached(entry: dict, within: _In) -> CachedValue:
                        _get(entry, "code", (str,), "a statement", within, optional=True) or "")
 
 
-def _action(obj: dict, line: int, expected: int) -> Action:
+def _action(obj: dict, line: int, expected: int, seen: "_Seen") -> Action:
     if obj.get("type") != "action":
         raise _Bad("every line after the header must be an action ({\"type\": \"action\", ...}); found "
                    f"type {obj.get('type')!r}", "type" if "type" in obj else None)
@@ -249,13 +258,48 @@ def _action(obj: dict, line: int, expected: int) -> Action:
     move = move_of(before, after)
     if obj.get("move", move) != move:
         raise _Bad(f"\"move\" says {obj['move']!r} but the position goes from {before} to {after}", "move")
-    steps = tuple(_step(s, within) for s, within in _entries(obj, "steps", "index", "a list of steps"))
+    steps = tuple(seen.step(s, k) for k, s in enumerate(_objects(obj, "steps", "index", "a list of steps")))
     # compare the counts first: a forged move of 3e9 steps must not build a list of 3e9 indices
     wanted = steps_between(before, after) if len(steps) == abs(after - before) else f"{abs(after - before)} steps"
     if [s.index for s in steps] != wanted:
         raise _Bad(f"the steps recorded ({[s.index for s in steps]}) are not the ones a move from "
                    f"{before} to {after} {'applies' if after >= before else 'undoes'} ({wanted})", "steps")
     return Action(number, line, action, float(t), before, after, steps)
+
+
+class _Seen:
+    """The steps read so far, by index: a step recorded again exactly as it was the first
+    time is the RecordedStep made then, not validated and built again.
+
+    "Exactly" is checked, never assumed, and more strictly than ``dict ==``, which takes 1,
+    1.0 and true for equal, and 0.0 for -0.0: a later ``"stage": true`` must be refused as
+    it would be the first time. marshal's format 2 writes every value with its type and no
+    references between objects, so equal bytes are equal dicts of equal types; a dict that
+    differs in any way (even only in the order of its keys) is validated as it is."""
+
+    def __init__(self):
+        self._steps: dict[int, tuple[bytes, RecordedStep]] = {}
+        self._room = SEEN_BYTES  # bytes of marshal data it may still keep
+
+    def step(self, raw: dict, k: int) -> RecordedStep:
+        """Step ``k`` (0-based) of an action's "steps"."""
+        index = raw.get("index")
+        known = self._steps.get(index) if type(index) is int else None
+        if known is None and (type(index) is not int or self._room <= 0):
+            return _step(raw, _In("steps", "index", k))
+        try:
+            data = marshal.dumps(raw, 2)
+        except ValueError:  # nested too deeply for marshal: validated as it is
+            return _step(raw, _In("steps", "index", k))
+        if known is not None:
+            if known[0] == data:
+                return known[1]
+            return _step(raw, _In("steps", "index", k))  # the first recording of an index stays kept
+        step = _step(raw, _In("steps", "index", k))
+        if len(data) <= self._room:
+            self._steps[index] = (data, step)
+            self._room -= len(data)
+        return step
 
 
 def _step(raw: dict, at: _In) -> RecordedStep:

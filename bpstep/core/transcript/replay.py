@@ -19,6 +19,7 @@ the indices of the steps to mark as changed.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,10 +126,20 @@ def compare(transcript: Transcript, walk: Walk, scenario_path: str) -> Replay:
     header = transcript.header
     changed = walk.scenario.sha256 != header.sha256
     differences: dict[int, tuple[StepDifference, ...]] = {}
+    # jumps back and forth record the same steps again, and the reader gives each repeat the
+    # very RecordedStep it made the first time: each is compared once (keyed by id: the
+    # transcript keeps every step alive while this runs)
+    compared: dict[int, StepDifference | None] = {}
     for action in transcript.actions:
-        found = tuple(d for d in (_difference(s, walk) for s in action.steps) if d is not None)
+        found = []
+        for step in action.steps:
+            key = id(step)
+            if key not in compared:
+                compared[key] = _difference(step, walk)
+            if compared[key] is not None:
+                found.append(compared[key])
         if found:
-            differences[action.number] = found
+            differences[action.number] = tuple(found)
     warnings = []
     if changed:
         count = len({d.index for diffs in differences.values() for d in diffs})
@@ -155,8 +166,20 @@ def _difference(recorded: RecordedStep, walk: Walk) -> StepDifference | None:
 
 
 def _same(recorded: Any, now: Any) -> bool:
+    """np.allclose(recorded, now, rtol=RTOL, atol=ATOL, equal_nan=True) for equal shapes."""
     if isinstance(recorded, str) or isinstance(now, str):
         return recorded == now
+    if isinstance(recorded, float) and isinstance(now, float):  # two scalars (np.float64 is a float)
+        # np.isclose's test on Python floats, the same IEEE arithmetic without an array each:
+        # |a - b| <= atol + rtol * |b| for finite b, or a == b (equal infinities), or both NaN
+        a, b = float(recorded), float(now)
+        if a == b:
+            return True
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        if math.isinf(a) or math.isinf(b):
+            return False
+        return abs(a - b) <= ATOL + RTOL * abs(b)
     if recorded is None or now is None:
         return recorded is None and now is None
     if np.shape(recorded) != np.shape(now):
