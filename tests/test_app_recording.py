@@ -170,6 +170,28 @@ async def test_a_writer_error_mid_session_stops_recording_and_the_app_goes_on(tm
     assert len(lines) == 2 and json.loads(lines[1])["action"] == "next_stage"
 
 
+async def test_a_move_too_large_to_record_stops_the_recording_and_keeps_the_file(tmp_path, monkeypatch):
+    """A move whose line would take the transcript past what bpstep replay reads stops the
+    recording with a message; the move itself happens, and the file is still a valid transcript."""
+    import bpstep.core.transcript.writer as writer_module
+
+    path = tmp_path / "s.jsonl"
+    walk = load_walk(COMPLEX)
+    writer = TranscriptWriter.open(str(path), walk)
+    app = BpstepApp(walk, record=writer)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("n")
+        monkeypatch.setattr(writer_module, "MAX_BYTES", writer.size + 100)  # not room for the 10 steps to come
+        await pilot.press("end")
+        await pilot.pause()
+        assert app.position == walk.total
+        assert not app.recorder.recording and not indicator(app).display
+        messages = [n.message for n in app._notifications]
+        assert any("Recording stopped" in m and "would take the transcript past" in m and "1 action before" in m
+                   for m in messages), messages
+    assert [a.action for a in read(str(path)).actions] == ["next_stage"]
+
+
 def test_default_name_has_the_time():
     from datetime import datetime
 

@@ -87,7 +87,7 @@ def test_each_line_is_byte_for_byte_one_json_dumps_of_the_action(tmp_path):
 def test_jumping_back_and_forth_encodes_each_step_once(tmp_path, monkeypatch):
     walk = load_walk(str(SCENARIOS / "complex.yaml"))
     encoded = []
-    monkeypatch.setattr(writer_module, "step_json", lambda step: encoded.append(step.index) or step_json(step))
+    monkeypatch.setattr(writer_module, "step_json", lambda step, *enc: encoded.append(step.index) or step_json(step, *enc))
     record_and_expect(tmp_path / "s.jsonl", walk, ["end", "home"] * 3 + ["n", "s", "up", "end"])
     assert sorted(encoded) == list(range(1, walk.total + 1))  # not once per jump: 3 x 2 x total
 
@@ -102,7 +102,7 @@ def test_steps_with_long_texts_are_not_kept(tmp_path, monkeypatch):
     assert long and len(long) < walk.total
     monkeypatch.setattr(writer_module, "FRAGMENT_CHARS", limit)
     encoded = []
-    monkeypatch.setattr(writer_module, "step_json", lambda step: encoded.append(step.index) or step_json(step))
+    monkeypatch.setattr(writer_module, "step_json", lambda step, *enc: encoded.append(step.index) or step_json(step, *enc))
     record_and_expect(tmp_path / "m.jsonl", walk, ["end", "home", "end"])
     assert sorted(encoded) == sorted(list(range(1, walk.total + 1)) + long * 2)
 
@@ -112,7 +112,7 @@ def test_the_kept_texts_stop_at_cache_chars(tmp_path, monkeypatch):
     sizes = [len(json.dumps(step_json(step), separators=(",", ":"))) for step in walk.steps]
     monkeypatch.setattr(writer_module, "CACHE_CHARS", sum(sizes[:5]))
     encoded = []
-    monkeypatch.setattr(writer_module, "step_json", lambda step: encoded.append(step.index) or step_json(step))
+    monkeypatch.setattr(writer_module, "step_json", lambda step, *enc: encoded.append(step.index) or step_json(step, *enc))
     record_and_expect(tmp_path / "s.jsonl", walk, ["end", "home", "end"])
     # the first five fill the cache; every later one is encoded on each of the three jumps
     assert sorted(encoded) == sorted(list(range(1, walk.total + 1)) + list(range(6, walk.total + 1)) * 2)
@@ -314,3 +314,83 @@ def test_two_scalars_compare_as_np_allclose_compares_them():
             assert replay_module._same(x, y) == numpy_says(a, b), (a, b)
         agree += numpy_says(a, b)
     assert 0.2 * len(pairs) < agree < 0.8 * len(pairs)  # both answers, near the edge
+
+
+def test_a_move_too_large_for_a_readable_transcript_is_refused_before_encoding(tmp_path, monkeypatch):
+    """End over 1,000 steps on 256x256 arrays would write a 5.8 GB line (and took the memory of
+    several times that): a move whose numbers alone (four bytes each at least) pass the limit
+    bpstep replay reads is refused before any step is encoded, and the file keeps what it had."""
+    walk = load_walk(str(SCENARIOS / "matmul.yaml"))
+    path = tmp_path / "m.jsonl"
+    writer = TranscriptWriter.open(str(path), walk)
+    writer.record("next_step", 0, 1)
+    kept = path.read_bytes()
+    moved = walk.steps[1:]
+    numbers = sum(np.size(v) for s in moved for v in (s.before, s.contribution, s.after))  # None: a null
+    monkeypatch.setattr(writer_module, "MAX_BYTES", len(kept) + 4 * numbers - 1)
+    encoded = []
+    monkeypatch.setattr(writer_module, "step_json", lambda step, *enc: encoded.append(step) or step_json(step, *enc))
+    try:
+        writer.record("end", 1, walk.total)
+    except writer_module.TranscriptFull as exc:
+        assert "would take the transcript past" in str(exc)
+    else:
+        raise AssertionError("the move was written")
+    assert encoded == [] and path.read_bytes() == kept
+    assert [a.after for a in read(str(path)).actions] == [1]
+
+
+def test_a_move_found_too_large_while_encoding_writes_nothing(tmp_path, monkeypatch):
+    """Numbers longer than four bytes: the limit is found passed while the steps are encoded;
+    nothing of the move is written, the file is still a valid transcript."""
+    walk = load_walk(str(SCENARIOS / "matmul.yaml"))
+    path = tmp_path / "m.jsonl"
+    writer = TranscriptWriter.open(str(path), walk, clock=lambda: 0.0)  # the same "t" in both lines
+    kept = path.read_bytes()
+    line_size = len(TranscriptWriter.open(str(tmp_path / "x.jsonl"), walk, clock=lambda: 0.0).record("end", 0, walk.total))
+    monkeypatch.setattr(writer_module, "MAX_BYTES", len(kept) + line_size - 1)
+    try:
+        writer.record("end", 0, walk.total)
+    except writer_module.TranscriptFull:
+        pass
+    else:
+        raise AssertionError("the move was written")
+    assert path.read_bytes() == kept and read(str(path)).actions == ()
+    monkeypatch.setattr(writer_module, "MAX_BYTES", len(kept) + line_size)  # exactly fits: written
+    writer.record("end", 0, walk.total)
+    assert len(path.read_bytes()) == len(kept) + line_size
+
+
+def test_a_cache_too_large_to_record_is_refused_before_the_file_is_made(tmp_path, monkeypatch):
+    """Known from the count of numbers (no entry encoded), or found while encoding (the header
+    would pass the limit by one byte); either way no file is made."""
+    walk = load_walk(str(SCENARIOS / "matmul.yaml"))
+    TranscriptWriter.open(str(tmp_path / "full.jsonl"), walk).close()
+    header = len((tmp_path / "full.jsonl").read_text()) - 1  # without its newline
+    encoded = []
+    real = writer_module.cache_entry_json
+    monkeypatch.setattr(writer_module, "cache_entry_json", lambda e, *enc: encoded.append(e) or real(e, *enc))
+    for limit, size in [(4 * sum(np.size(e.value) for e in walk.cache) - 1, "at least"), (header, "over")]:
+        encoded.clear()
+        monkeypatch.setattr(writer_module, "MAX_BYTES", limit)
+        path = tmp_path / "m.jsonl"
+        try:
+            TranscriptWriter.open(str(path), walk)
+        except ScenarioError as exc:
+            assert f"forward cache alone is {size}" in exc.message and exc.path == str(path)
+        else:
+            raise AssertionError("recording started")
+        assert not path.exists()
+        assert (encoded == []) == (size == "at least")
+    monkeypatch.setattr(writer_module, "MAX_BYTES", header + 1)  # the header and its newline fit
+    TranscriptWriter.open(str(path), walk)
+    assert len(path.read_bytes()) == header + 1
+
+
+def test_the_header_encoded_entry_by_entry_is_json_dumps_of_the_header():
+    walks = [load_walk(str(p)) for p in sorted(SCENARIOS.glob("**/*.yaml"))] + [run_text(NON_FINITE)]
+    assert len(walks) > 5
+    for walk in walks:
+        expected = json.dumps(writer_module.header_for(walk, "s.yaml", STARTED), separators=(",", ":"),
+                              allow_nan=False)
+        assert writer_module._header_text(walk, "s.yaml", STARTED, "t.jsonl") == expected, walk.scenario.path

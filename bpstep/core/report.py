@@ -128,7 +128,7 @@ def step_json(step: Step, encode: Callable[[Any], Any] = encode) -> dict[str, An
     }
 
 
-def _plain(value: Any) -> Any:
+def as_plain(value: Any) -> Any:
     """:func:`encode` when every number is finite: numpy's float64 is a Python float, and
     ``tolist`` makes nested lists in C. ``json.dumps(allow_nan=False)`` refuses what this lets
     through (NaN, infinities), and :func:`json_chunks` then encodes that piece again with encode."""
@@ -250,7 +250,7 @@ def _batch(batch: list, build, keyed: bool) -> str:
 
 def _encoded(build: Callable[[Callable[[Any], Any]], Any]) -> str:
     try:  # most numbers are finite: they go to the C encoder as they are
-        return _FAST.encode(build(_plain))  # a fresh tree of dicts and lists: no cycle to look for
+        return _FAST.encode(build(as_plain))  # a fresh tree of dicts and lists: no cycle to look for
     except ValueError:  # a NaN or an infinity: written as a string
         return _SAFE.encode(build(encode))
 

@@ -13,10 +13,13 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
+import numpy as np
+
 from bpstep import __version__
 from bpstep.core.engine import Walk
 from bpstep.core.errors import ScenarioError
-from bpstep.core.report import cache_json, step_json
+from bpstep.core.report import as_plain, cache_entry_json, step_json
+from bpstep.core.transcript.reader import MAX_BYTES
 from bpstep.core.values import encode
 from bpstep.core.transcript.model import FORMAT, VERSION, move_of, steps_between
 
@@ -33,23 +36,78 @@ FRAGMENT_CHARS = 16 * 1024
 CACHE_CHARS = 64 * 1024 * 1024
 
 
-def header_for(walk: Walk, scenario_path: str, started: datetime) -> dict[str, Any]:
+def header_for(walk: Walk, scenario_path: str, started: datetime,
+               encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     # only what the header needs: not the whole run --json document, whose gradient check
     # re-runs the forward pass (1.1 s before the first frame at 10,000 stages)
+    return {**_header_fields(walk, scenario_path, started, encode),
+            "cache": [_cached_json(entry, encode) for entry in walk.cache], "stages": _stages(walk)}
+
+
+def _header_fields(walk: Walk, scenario_path: str, started: datetime, encode=encode) -> dict[str, Any]:
     return {
         "type": "header", "format": FORMAT, "version": VERSION, "scenario": scenario_path,
         "sha256": walk.scenario.sha256, "bpstep": __version__,
         "started": started.isoformat(timespec="seconds"),
         "title": walk.scenario.title, "output": walk.output, "upstream": encode(walk.upstream),
-        "cache": [{**entry, "code": cached.code} for entry, cached in zip(cache_json(walk), walk.cache)],
-        "stages": [{"stage": s.stage, "line": s.line, "code": s.code} for s in walk.forward],
     }
+
+
+def _cached_json(entry, encode=encode) -> dict[str, Any]:
+    return {**cache_entry_json(entry, encode), "code": entry.code}
+
+
+def _stages(walk: Walk) -> list[dict[str, Any]]:
+    return [{"stage": s.stage, "line": s.line, "code": s.code} for s in walk.forward]
+
+
+def _header_text(walk: Walk, scenario_path: str, started: datetime, path: str) -> str:
+    """``_dumps(header_for(...))`` byte for byte, its cache encoded entry by entry: a cache too
+    large for a transcript bpstep replay reads is refused when that is known, first from its
+    count of numbers (at least "0.0," each), else while it is encoded, never all in memory."""
+    least = 4 * sum(_size(e.value) for e in walk.cache)
+    room = MAX_BYTES - least
+    if room >= 0:
+        texts = []
+        for entry in walk.cache:
+            texts.append(_fast_dumps(lambda enc: _cached_json(entry, enc)))
+            room -= len(texts[-1]) + 1 - 4 * _size(entry.value)
+            if room < 0:
+                break
+        else:
+            fields = _fast_dumps(lambda enc: _header_fields(walk, scenario_path, started, enc))
+            text = f'{fields[:-1]},"cache":[{",".join(texts)}],"stages":{_dumps(_stages(walk))}}}'
+            if len(text) < MAX_BYTES:
+                return text
+    size = f"at least {least / 2**20:.0f} MiB" if least > MAX_BYTES else f"over {MAX_BYTES // 2**20} MiB"
+    raise ScenarioError(f"cannot record this scenario: its forward cache alone is {size} as JSON, and bpstep "
+                        f"replay reads transcripts of up to {MAX_BYTES // 2**20} MiB", path=path)
+
+
+def _fast_dumps(build: Callable[[Callable[[Any], Any]], Any]) -> str:
+    try:  # arrays to the C encoder as lists (the rest is encoded as encode() does)
+        return json.dumps(build(as_plain), separators=SEPARATORS, allow_nan=False)
+    except ValueError:  # a NaN or an infinity: written as a string
+        return _dumps(build(encode))
+
+
+class TranscriptFull(ValueError):
+    """An action's line would take the transcript past what ``bpstep replay`` reads (MAX_BYTES).
+    Nothing of it is written: the file stays valid, with every action before it."""
 
 
 def _dumps(obj: Any) -> str:
     # NaN and infinities never reach here as floats: encode() writes them as strings
     # (DESIGN.md section 3), and allow_nan=False refuses any that would slip past it
     return json.dumps(obj, separators=SEPARATORS, allow_nan=False)
+
+
+def _size(value: Any) -> int:
+    return value.size if type(value) is np.ndarray else 1
+
+
+def _numbers(step) -> int:
+    return _size(step.before) + _size(step.contribution) + _size(step.after)
 
 
 class TranscriptWriter:
@@ -68,19 +126,21 @@ class TranscriptWriter:
         self.position: int | None = None  # position after the last recorded action
         self._texts: dict[int, str] = {}  # step index -> its JSON text (see FRAGMENT_CHARS)
         self._cached_chars = 0
+        self.size = 0  # bytes written
 
     @classmethod
     def open(cls, path: str, walk: Walk, scenario_path: str | None = None, *,
              started: datetime | None = None, clock: Callable[[], float] = time.monotonic) -> "TranscriptWriter":
         """Create (or truncate) ``path`` and write the header. ``scenario_path`` is stored as
         given (default: the path the walk was loaded from). A file that cannot be written is a
-        ScenarioError ``PATH:1:1: error: cannot write the transcript: ...``."""
+        ScenarioError ``PATH:1:1: error: cannot write the transcript: ...``, and so is a forward
+        cache too large for a transcript bpstep replay reads (checked before the file is made)."""
+        header = _header_text(walk, walk.scenario.path if scenario_path is None else scenario_path,
+                              started or datetime.now().astimezone(), path)
         try:
             handle = open(path, "wb", buffering=0)  # noqa: SIM115 - closed by close()
             writer = cls(handle, path, walk, clock)
-            header = header_for(walk, walk.scenario.path if scenario_path is None else scenario_path,
-                                started or datetime.now().astimezone())
-            writer._write(_dumps(header) + "\n")
+            writer._write(header + "\n")
         except OSError as exc:
             raise ScenarioError(f"cannot write the transcript: {exc.strerror or exc}", path=path) from None
         return writer
@@ -102,17 +162,39 @@ class TranscriptWriter:
         # exactly json.dumps(head | {"steps": [step_json(step), ...]}): "steps" is the last key
         # and the separators have no spaces, so the line is the head without its closing brace,
         # then the steps' texts joined as a JSON list
-        steps = ",".join([self._step_text(i) for i in steps_between(before, after)])
-        line = f'{_dumps(head)[:-1]},"steps":[{steps}]}}\n'
+        indices = steps_between(before, after)
+        head_text = _dumps(head)
+        # the line is the head, ',"steps":[', the texts with commas between them, ']}' and a newline
+        room = MAX_BYTES - self.size - (len(head_text) + 11)  # less one byte a text from here on
+        # at least four bytes a number ("0.0,"): a move over many large arrays is refused before
+        # any of it is encoded (End over 1,000 steps on 256x256 would be 5.8 GB of text)
+        least = 4 * sum(_numbers(self.walk.steps[i - 1]) for i in indices)
+        if least > room:
+            raise self._full(len(indices), least)
+        texts = []
+        for i in indices:
+            texts.append(self._step_text(i))
+            room -= len(texts[-1]) + 1
+            if room < 0:
+                raise self._full(len(indices), None)
+        line = f'{head_text[:-1]},"steps":[{",".join(texts)}]}}\n'  # ASCII: a character is a byte
+        if self.size + len(line) > MAX_BYTES:  # (a move of no steps)
+            raise self._full(len(indices), None)
         self._write(line)
         self.count += 1
         self.position = after
         return line
 
+    def _full(self, steps: int, least: int | None) -> TranscriptFull:
+        size = f" (at least {least / 2**20:.0f} MiB)" if least is not None else ""
+        return TranscriptFull(f"this move's {steps} step{'s' * (steps != 1)}{size} would take the transcript past "
+                              f"{MAX_BYTES // 2**20} MiB, the most bpstep replay reads")
+
     def _step_text(self, index: int) -> str:
         text = self._texts.get(index)
         if text is None:
-            text = _dumps(step_json(self.walk.steps[index - 1]))
+            step = self.walk.steps[index - 1]
+            text = _fast_dumps(lambda enc: step_json(step, enc))
             if len(text) <= FRAGMENT_CHARS and self._cached_chars + len(text) <= CACHE_CHARS:
                 self._texts[index] = text
                 self._cached_chars += len(text)
@@ -122,6 +204,7 @@ class TranscriptWriter:
         if self._handle.closed:
             raise ValueError("the transcript is closed")
         data = memoryview(line.encode("utf-8"))
+        self.size += len(data)
         try:
             while data:  # unbuffered: the bytes are with the OS when this returns
                 written = self._handle.write(data)
