@@ -335,3 +335,30 @@ async def test_checks_finishing_after_the_app_quit_are_dropped(monkeypatch):
     release.set()  # the checks end after the quit: nothing to show them on
     await app.verdicts_computed()
     assert errors == [] and not app.verdicts.ready
+
+
+def shown_lines(widget) -> list[str]:
+    """What a widget draws, line by line, as the terminal shows it (cut where it is cut)."""
+    return [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+
+
+async def test_the_first_mistake_is_shown_to_its_advice_at_80_columns():
+    """A newcomer's report: at 100 columns or fewer the explanation was cut before "use +="."""
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(StepPanel)
+        assert panel.outer_size.height == 4
+        await pilot.press("w")
+        await pilot.pause()
+        shown = shown_lines(panel)
+        text = " ".join(line.strip() for line in shown)
+        assert "FIRST MISTAKE" in text and text.endswith("use +="), shown
+        assert panel.outer_size.height == len(shown) + 1 > 4 and all(len(line) <= 80 for line in shown)
+        await pilot.press("s")  # the next step has no finding: the panel is three lines again
+        await pilot.pause()
+        assert panel.outer_size.height == 4
+        await pilot.press("up")
+        await pilot.resize_terminal(160, 24)
+        await pilot.pause()
+        wide = shown_lines(panel)
+        assert panel.outer_size.height < len(shown) + 1 and " ".join(x.strip() for x in wide).endswith("use +=")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -11,21 +13,39 @@ from bpstep.core.values import brief, has_trouble
 from bpstep.ui.state import Focus, hint_for
 
 
+FINDING_LINES = 4  # a mistake's explanation wraps over up to this many lines (the rest: …)
+
+
 class StepPanel(Static):
-    """Code; effect (``before + contribution = after`` for a ``+=``) and reads; a warning."""
+    """Code; effect (``before + contribution = after`` for a ``+=``) and reads; a warning, or
+    the mistake found at this step, wrapped so that its advice is read to the end."""
 
     def show(self, walk: Walk, focus: Focus, finding: tuple[str, bool] | None = None) -> None:
         """``finding``: a mistake found at this step by ``bpstep check``'s verify, and whether it
-        is the first (bpstep/ui/verdicts.py); it takes the third line."""
+        is the first (bpstep/ui/verdicts.py); it takes the third line and, if long, the ones
+        after it (the panel grows for it, and only then)."""
+        self._shown = (walk, focus, finding)
         self.lines = step_lines(walk, focus)
         if finding is not None:
             text, first = finding
-            self.lines[2:] = [Text(("⚑ " if first else "") + text, style="bold")]
+            width = max(self.content_size.width, 20)
+            wrapped = textwrap.wrap(("⚑ " if first else "") + text, width) or [""]
+            if len(wrapped) > FINDING_LINES:  # the last line is cut with an ellipsis (CSS)
+                wrapped[FINDING_LINES - 1:] = [" ".join(wrapped[FINDING_LINES - 1:])]
+            self.lines[2:] = [Text(line, style="bold") for line in wrapped]
         step = focus.step
         self.border_title = (f"Step {step.index} · stage {step.stage} · line {step.line}" if step
                              else "Start")
         self.set_class(bool(step and step.overwrites) or finding is not None, "-warning")
-        self.update(Text("\n").join(self.lines), layout=False)  # fixed height: no relayout per step
+        height = 1 + max(3, len(self.lines))  # the border and three lines, more for a finding
+        grow = self.styles.height is None or self.styles.height.value != height
+        if grow:
+            self.styles.height = height
+        self.update(Text("\n").join(self.lines), layout=grow)  # a fixed height: no relayout per step
+
+    def on_resize(self) -> None:
+        if getattr(self, "_shown", None) and self._shown[2] is not None:  # wrap it to the new width
+            self.show(*self._shown)
 
     @property
     def plain(self) -> str:
