@@ -153,6 +153,9 @@ async def test_palette_toggles_a_panel():
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for wanted in ("Go to stage…", "Theme", "Screenshot", "Toggle forward code", "Toggle step panel"):
             assert wanted in titles
+        helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert helps["Toggle step panel"] == "Show or hide the step panel"  # not "step panel panel"
+        assert helps["Toggle gradients"] == "Show or hide the gradients panel"
 
 
 async def test_every_panel_can_be_hidden_and_shown():

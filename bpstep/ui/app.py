@@ -75,7 +75,7 @@ class BpstepApp(App[None]):
         Binding("g", "goto_stage", "Goto", tooltip="Go to a stage (asks for its number)"),
         Binding("b", "toggle_breakpoint", "Break",
                 tooltip="Breakpoint on/off at the backward cursor's statement"),
-        Binding("c", "continue", "Cont", tooltip="Run to the next breakpoint (or the end)"),
+        Binding("c", "continue", "Cont", tooltip="Run until a breakpoint's statement has run (or the end)"),
         Binding("v", "toggle_circuit", "Circuit",
                 tooltip="Show or hide the circuit: values green above the wires, gradients red below"),
         Binding("w", "first_mistake", "First mistake", show=False,  # the footer keeps ? and q at 80 columns
@@ -417,7 +417,8 @@ class BpstepApp(App[None]):
         yield SystemCommand("Previous stage", "Back to the start of the stage", self.action_previous_stage)
         yield SystemCommand("Start", "Back to the start of the backward pass", self.action_start)
         yield SystemCommand("End", "Run to the end of the backward pass", self.action_end)
-        yield SystemCommand("Continue", "Run to the next breakpoint", self.action_continue)
+        yield SystemCommand("Continue", "Run until a breakpoint's statement has run (or the end)",
+                            self.action_continue)
         yield SystemCommand("First mistake", "Jump to the first step that differs from the derived "
                             "backward pass", self.action_first_mistake)
         yield SystemCommand("Toggle breakpoint", "On the statement under the backward cursor",
@@ -425,7 +426,7 @@ class BpstepApp(App[None]):
         yield SystemCommand("Toggle circuit", "Show or hide the circuit diagram (values green, "
                             "gradients red)", self.action_toggle_circuit)
         for name, label in PANELS.items():
-            yield SystemCommand(f"Toggle {label}", f"Show or hide the {label} panel",
+            yield SystemCommand(f"Toggle {label}", f"Show or hide the {label}{'' if label.endswith('panel') else ' panel'}",
                                 lambda name=name: self.action_toggle_panel(name))
         yield SystemCommand("About this scenario", "Its about: text and hints", self.action_about)
         yield SystemCommand("Help", "Keys, markers and commands", self.action_help)
