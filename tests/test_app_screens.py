@@ -196,3 +196,22 @@ async def test_no_color_draws_in_grey_only(monkeypatch):
     colours = set(re.findall(r"#([0-9a-f]{6})\b", svg)) - window_chrome
     assert colours
     assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), sorted(colours)
+
+
+async def test_cut_code_ends_in_an_ellipsis_and_the_panes_do_not_touch():
+    """A newcomer's run: 'f = 1.0 / (1 + math.exp(-dot' ran into the backward pane's marks with
+    nothing to say it was cut, and the code looked wrong."""
+    app = make_app(SIGMOID)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        forward, backward = app.view("forward"), app.view("backward")
+        assert backward.region.x > forward.region.right  # a blank column between them
+        rows = [forward.render_line(y).text for y in range(forward.size.height)]
+        cut = [row for row in rows if "math.exp" in row]
+        assert cut and cut[0].rstrip().endswith("…") and "-dot))" not in cut[0]
+        assert len(cut[0]) == forward.scrollable_content_region.width
+        await pilot.resize_terminal(200, 24)  # room for it: no ellipsis
+        await pilot.pause()
+        rows = [forward.render_line(y).text.rstrip() for y in range(forward.size.height)]
+        whole = [row for row in rows if "math.exp" in row]
+        assert whole and whole[0].endswith("# sigmoid function") and "…" not in whole[0]

@@ -109,8 +109,8 @@ async def test_home_and_end_give_the_true_gradients():
 
 async def test_accumulation_shows_before_plus_contribution_equals_after():
     app = make_app()
-    # 120 columns: dx is final at step 10, so its row also has its gradient check at the end
-    async with app.run_test(size=(120, 30)) as pilot:
+    # 124 columns: the three contributions fit beside the gradient check (dx is final at step 10)
+    async with app.run_test(size=(124, 30)) as pilot:
         await pilot.press(*"s" * 10)
         assert app.sub_title == "stage 2 of 8 · step 10 of 12"
         row = app.view("backward").row_text(9)

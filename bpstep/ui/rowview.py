@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Protocol
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -194,6 +195,9 @@ class RowView(ScrollView, can_focus=True, inherit_bindings=False):
         text.no_wrap = True
         text.stylize_before(style)
         strip = Strip(text.render(self.app.console), text.cell_len)
+        if text.cell_len > scroll_x + width > scroll_x:  # cut here: say so, as "…"
+            cut = strip.crop(scroll_x, scroll_x + width - 1)
+            return Strip.join([cut, Strip([Segment("…", style)], 1)]).crop_extend(0, width, style)
         return strip.crop_extend(scroll_x, scroll_x + width, style)
 
     # -- input --------------------------------------------------------------------------
