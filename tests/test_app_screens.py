@@ -215,3 +215,27 @@ async def test_cut_code_ends_in_an_ellipsis_and_the_panes_do_not_touch():
         rows = [forward.render_line(y).text.rstrip() for y in range(forward.size.height)]
         whole = [row for row in rows if "math.exp" in row]
         assert whole and whole[0].endswith("# sigmoid function") and "…" not in whole[0]
+
+
+def contrast(a, b) -> float:
+    """WCAG contrast ratio of two rich colours."""
+    def luminance(color):
+        r, g, b = (c / 255 for c in color.get_truecolor())
+        r, g, b = ((c / 12.92) if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_marks_are_readable_in_the_light_theme_too():
+    """A newcomer's run: ✓, += and the focused title were orange on light grey (about 1.4:1)."""
+    for theme in ("textual-light", "textual-dark"):
+        app = make_app(COMPLEX)
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.theme = theme
+            await pilot.pause()
+            view = app.view("backward")
+            background = view.rich_style.bgcolor
+            for name in ("glyph", "accum", "warn", "breakpoint"):
+                color = view.text_style(name).color
+                assert contrast(color, background) >= 3, (theme, name, contrast(color, background))
