@@ -362,3 +362,15 @@ async def test_the_first_mistake_is_shown_to_its_advice_at_80_columns():
         await pilot.pause()
         wide = shown_lines(panel)
         assert panel.outer_size.height < len(shown) + 1 and " ".join(x.strip() for x in wide).endswith("use +=")
+
+
+async def test_a_missing_contribution_says_its_mark_is_not_a_wrong_line():
+    """A newcomer's run: ∅ sat on 'dsigy = (1) * dnum', a right line, and nothing said that the
+    mistake is a statement that is not there."""
+    app = BpstepApp(load_walk(str(SCENARIOS / "buggy" / "complex_missing.yaml")))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        text = " ".join(line.strip() for line in shown_lines(app.query_one(StepPanel)))
+        assert "missing contribution" in text and "not a wrong line" in text, text
+        assert mark(app, app.position - 1) == "∅"

@@ -145,7 +145,10 @@ class Verdicts:
             return None
         first = finding is self.first
         lead = "FIRST MISTAKE" if first else "mistake"
-        return f"{lead} ({finding.kind_text}, line {finding.line}): {finding.message}", first
+        text = f"{lead} ({finding.kind_text}, line {finding.line}): {finding.message}"
+        if finding.step is None:  # a statement that is not there: this step is only where it was due
+            text += " (no backward statement does it; ∅ marks where it was due, not a wrong line)"
+        return text, first
 
     def first_mistake_note(self) -> str | None:
         """Why ``w`` cannot jump (None when it can)."""
