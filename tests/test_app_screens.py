@@ -69,7 +69,7 @@ async def test_overwriting_equals_is_flagged(tmp_path):
             in panel.plain
         markers, _, value, contrib = gradient_row(app, "dx")
         assert markers == "▶!" and value == "-4"  # y * da = -4, the first contribution lost
-        assert contrib.startswith("1 (2) + -4 (1)")
+        assert contrib.startswith("1 (2) - 4 (1)")
         gradients = app.view("gradients")
         row = app.index.gradient_row["dx"]
         text = gradients.source.render(row, gradients.marks_of(row), 100)

@@ -126,7 +126,10 @@ async def test_accumulation_shows_before_plus_contribution_equals_after():
         assert app.view("gradients").marks_of(app.index.gradient_row["dx"]) == {"written", "changed"}
         assert app.view("gradients").marks_of(app.index.gradient_row["dnum"]) == {"read"}
         assert re.findall(r"\((\d)\)", contrib) == ["4", "3", "2"]
-        shown = numbers(contrib.replace("(4)", "").replace("(3)", "").replace("(2)", ""))
+        # a sum as written: "1.5832 (4) - 0.03576 (3) + 0.5121 (2)"
+        terms = re.sub(r"([+-]) ", r"\1", contrib.replace("(4)", "").replace("(3)", "").replace("(2)", ""))
+        assert " - " in contrib  # the negative contribution is subtracted, not "+ -0.03576"
+        shown = numbers(terms)
         for got, want in zip(shown, [REF["dx stage 4"], REF["dx stage 3"], REF["dx stage 2"]]):
             assert close(str(got), want)
 

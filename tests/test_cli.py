@@ -45,10 +45,10 @@ def test_run_text(bpstep_bin, scenario_dir):
     out = proc.stdout
     assert "Forward cache" in out and "Backward: 12 steps over 8 stages" in out
     # every += shown as before + contribution = after
-    assert "dx: 1.5832 + -0.03576 = 1.5474" in out
+    assert "dx: 1.5832 - 0.03576 = 1.5474" in out
     assert "dx: 1.5474 + 0.5121 = 2.0596" in out
     assert "dy: 1.5832 + 0.009046 = 1.5922" in out
-    assert "dx       2.0596   = 1.5832 (stage 4) + -0.03576 (stage 3) + 0.5121 (stage 2)" in out
+    assert "dx       2.0596   = 1.5832 (stage 4) - 0.03576 (stage 3) + 0.5121 (stage 2)" in out
     assert "did you mean dinvden" in out
 
 

@@ -69,7 +69,7 @@ def test_markdown_of_a_known_session(session):
         "```",
     ]
     assert "  += step 9   line 43   dx += ((1 - sigx) * sigx) * dsigx" in lines
-    assert "        dx: 1.5832 + -0.03576 = 1.5474" in lines
+    assert "        dx: 1.5832 - 0.03576 = 1.5474" in lines
     assert "        dx: 1.5474 + 0.5121 = 2.0596" in lines
     last = lines.index(headings[4])
     assert lines[last + 3:last + 6] == [
@@ -142,7 +142,7 @@ def test_asciicast_v2(session, tmp_path, capsys):
     events = [json.loads(line) for line in lines[1:]]
     assert all(len(e) == 3 and e[1] == "o" and isinstance(e[2], str) for e in events)
     assert [e[0] for e in events] == [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]
-    assert "dx: 1.5832 + -0.03576 = 1.5474\r\n" in events[4][2]
+    assert "dx: 1.5832 - 0.03576 = 1.5474\r\n" in events[4][2]
     assert "[end]" in events[4][2] and "position 5 → 12" in events[4][2]
     assert out.read_text() == asciicast(read(str(session)))  # the scenario was unchanged: no warnings
 
@@ -162,4 +162,4 @@ def test_a_header_with_only_the_contract_keys_renders_from_the_scenario(session,
     out = capsys.readouterr().out
     assert out.startswith("# complex.yaml: a bpstep session\n")
     assert "(not recorded in this transcript, and the scenario was not loaded)" in out
-    assert "        dx: 1.5832 + -0.03576 = 1.5474" in out  # the steps are always recorded
+    assert "        dx: 1.5832 - 0.03576 = 1.5474" in out  # the steps are always recorded

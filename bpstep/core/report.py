@@ -11,18 +11,20 @@ if TYPE_CHECKING:
     from bpstep.core.gradcheck import CheckReport
 
 from bpstep.core.engine import Step, Walk
-from bpstep.core.values import brief, encode, has_trouble, shape_text
+from bpstep.core.values import brief, encode, has_trouble, shape_text, signed
 
 
 MAX_PARTS = 8  # contributions spelled out in a gradient's sum (the text report)
 
 
 def step_effect(step: Step, gradient_of: str | None = None) -> str:
-    """What a step did, in one line: ``dx: 1.583 + -0.0358 = 1.547`` for a ``+=``.
+    """What a step did, in one line: ``dx: 1.5832 - 0.03576 = 1.5474`` for a ``+=`` (before, the
+    contribution added, after; a negative scalar contribution is written as a subtraction).
     ``gradient_of`` names what a backward name that is not ``dv`` is the gradient of (``c#1``
     for ``dc_1``; see ``Walk.gradient_label``)."""
     if step.accumulates:
-        text = f"{step.target}: {brief(step.before)} + {brief(step.contribution)} = {brief(step.after)}"
+        sign, term = signed(step.contribution)
+        text = f"{step.target}: {brief(step.before)} {sign} {term} = {brief(step.after)}"
     else:
         text = f"{step.target} = {brief(step.after)}"
     if step.gradient_of is None:
@@ -83,11 +85,11 @@ def text_report(walk: Walk, check: bool = True) -> str:
     finals = {**walk.final_gradients(), **versions}
     rows = []
     for name, value in finals.items():
-        parts = [f"{brief(c.value)} ({'upstream' if c.stage is None else f'stage {c.stage}'})"
+        parts = [(signed(c.value), 'upstream' if c.stage is None else f'stage {c.stage}')
                  for c in walk.contributions_at(name, walk.total) if not c.discarded]
         if len(parts) > MAX_PARTS:  # a value read by hundreds of stages: one readable line
-            parts = parts[:MAX_PARTS - 2] + [f"… ({len(parts) - MAX_PARTS + 1} more)"] + parts[-1:]
-        rows.append([name, brief(value), "= " + " + ".join(parts) if len(parts) > 1 else ""])
+            parts = parts[:MAX_PARTS - 2] + [(("+", "…"), f"{len(parts) - MAX_PARTS + 1} more")] + parts[-1:]
+        rows.append([name, brief(value), _sum(parts) if len(parts) > 1 else ""])
     out += _table(rows) if rows else ["  (none)"]
     if local:
         out += ["", "Backward locals"]
@@ -115,6 +117,13 @@ def check_text(report: CheckReport) -> list[str]:
         if result.note:
             notes.append(f"  {result.name}: {result.note}")
     return out + _table(rows) + notes
+
+
+def _sum(parts: list[tuple[tuple[str, str], str]]) -> str:
+    """``= 1.5832 (stage 4) - 0.03576 (stage 3) + 0.5121 (stage 2)``."""
+    terms = [f"{sign} {term} ({where})" for (sign, term), where in parts]
+    first = terms[0][2:] if terms[0].startswith("+") else "-" + terms[0][2:]
+    return "= " + " ".join([first] + terms[1:])
 
 
 def step_json(step: Step, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:

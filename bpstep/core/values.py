@@ -86,6 +86,15 @@ def brief(value: Any, limit: int = 6) -> str:
     return f"{fmt_shape(value.shape)} [{head}, …]"
 
 
+def signed(value: Any) -> tuple[str, str]:
+    """A term after the first of a written sum: ``("-", "0.03576")`` for a negative scalar (so
+    that it reads ``1.5832 - 0.03576``, not ``1.5832 + -0.03576``), else ``("+", brief(value))``."""
+    text = brief(value)
+    if text.startswith("-") and np.ndim(value) == 0:
+        return "-", text[1:]
+    return "+", text
+
+
 def _nested(value: np.ndarray) -> str:
     if value.ndim == 1:
         return "[" + ", ".join(number(v) for v in value) + "]"

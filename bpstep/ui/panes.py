@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from bpstep.core.engine import Walk
-from bpstep.core.values import brief
+from bpstep.core.values import brief, signed
 from bpstep.ui.state import Index, comment_of
 from bpstep.ui.verdicts import Verdicts, check_text
 
@@ -201,10 +201,13 @@ class GradientSource(_Source):
             contributions = []
             parts.append(where, self.style_of("gutter"))
         for i, c in enumerate(contributions):
+            sign, term = signed(c.value)
             if i:
-                parts.append(" + ", self.style_of("gutter"))
+                parts.append(f" {sign} ", self.style_of("gutter"))
+            elif sign == "-":
+                term = "-" + term
             where = "up" if c.stage is None else str(c.stage)
-            piece = Text.assemble(brief(c.value), (f" ({where})", self.style_of("gutter")))
+            piece = Text.assemble(term, (f" ({where})", self.style_of("gutter")))
             if c.discarded:
                 piece.stylize(self.style_of("discarded"))
             parts.append_text(piece)
