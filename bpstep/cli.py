@@ -126,6 +126,8 @@ class OutputError(Exception):
 def emit(pieces: Iterable[str]) -> None:
     """Write to standard output, flushed, so that a write error is reported here (as one line,
     exit 2) and not as a bug, nor as Python's complaint at exit."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        raise OutputError("standard output is closed")
     try:
         for piece in pieces:
             sys.stdout.write(piece)
@@ -245,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         _drop_output()
         return 1
     except OutputError as exc:
-        _drop_output()  # what is still buffered would fail again at exit
+        if sys.stdout is not None:
+            _drop_output()  # what is still buffered would fail again at exit
         print(f"bpstep: error: cannot write the output: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -206,6 +206,13 @@ async def test_cut_code_ends_in_an_ellipsis_and_the_panes_do_not_touch():
         await pilot.pause()
         forward, backward = app.view("forward"), app.view("backward")
         assert backward.region.x > forward.region.right  # a blank column between them
+        app.action_toggle_panel("forward")
+        app.action_toggle_panel("cache")
+        await pilot.pause()
+        assert backward.region.x == 0  # not when the left side is hidden
+        app.action_toggle_panel("forward")
+        app.action_toggle_panel("cache")
+        await pilot.pause()
         rows = [forward.render_line(y).text for y in range(forward.size.height)]
         cut = [row for row in rows if "math.exp" in row]
         assert cut and cut[0].rstrip().endswith("…") and "-dot))" not in cut[0]

@@ -149,3 +149,12 @@ def test_a_closed_pipe_ends_quietly(bpstep_bin, scenario_dir):
     assert proc.wait(timeout=120) in (0, 1)  # 0 when it all fit in the pipe before the close
     assert proc.stderr.read() == b""
     proc.stderr.close()
+
+
+def test_a_closed_standard_output_is_one_line_and_exit_2(bpstep_bin, scenario_dir):
+    import os
+
+    proc = subprocess.run([bpstep_bin, "run", str(scenario_dir / "complex.yaml")], stderr=subprocess.PIPE,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 2
+    assert proc.stderr == "bpstep: error: cannot write the output: standard output is closed\n"

@@ -280,12 +280,13 @@ class _Seen:
     def __init__(self):
         self._steps: dict[int, tuple[bytes, RecordedStep]] = {}
         self._room = SEEN_BYTES  # bytes of marshal data it may still keep
+        self._unkept: set[int] = set()  # indexes whose steps did not fit: not marshalled again
 
     def step(self, raw: dict, k: int) -> RecordedStep:
         """Step ``k`` (0-based) of an action's "steps"."""
         index = raw.get("index")
         known = self._steps.get(index) if type(index) is int else None
-        if known is None and (type(index) is not int or self._room <= 0):
+        if known is None and (type(index) is not int or self._room <= 0 or index in self._unkept):
             return _step(raw, _In("steps", "index", k))
         try:
             data = marshal.dumps(raw, 2)
@@ -299,6 +300,8 @@ class _Seen:
         if len(data) <= self._room:
             self._steps[index] = (data, step)
             self._room -= len(data)
+        else:
+            self._unkept.add(index)
         return step
 
 

@@ -79,9 +79,10 @@ def _header_text(walk: Walk, scenario_path: str, started: datetime, path: str) -
             text = f'{fields[:-1]},"cache":[{",".join(texts)}],"stages":{_dumps(_stages(walk))}}}'
             if len(text) < MAX_BYTES:
                 return text
-    size = f"at least {least / 2**20:.0f} MiB" if least > MAX_BYTES else f"over {MAX_BYTES // 2**20} MiB"
-    raise ScenarioError(f"cannot record this scenario: its forward cache alone is {size} as JSON, and bpstep "
-                        f"replay reads transcripts of up to {MAX_BYTES // 2**20} MiB", path=path)
+    what = f"its forward cache alone is at least {least / 2**20:.0f} MiB" if least > MAX_BYTES else \
+        f"its header (the forward cache and the stages) is over {MAX_BYTES // 2**20} MiB"
+    raise ScenarioError(f"cannot record this scenario: {what} as JSON, and bpstep replay reads transcripts of "
+                        f"up to {MAX_BYTES // 2**20} MiB", path=path)
 
 
 def _fast_dumps(build: Callable[[Callable[[Any], Any]], Any]) -> str:
