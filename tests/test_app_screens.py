@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from textual.command import CommandPalette
 
-from app_support import COMPLEX, MATMUL, SCENARIOS, SIGMOID, gradient_row, numbers, plain
+from app_support import COMPLEX, MATMUL, SIGMOID, gradient_row, numbers, plain
 from bpstep.core.engine import load_walk
 from bpstep.ui.app import BpstepApp
 from bpstep.ui.screens import DetailScreen, TextScreen
@@ -246,19 +246,3 @@ async def test_marks_are_readable_in_the_light_theme_too():
             for name in ("glyph", "accum", "warn", "breakpoint"):
                 color = view.text_style(name).color
                 assert contrast(color, background) >= 3, (theme, name, contrast(color, background))
-
-
-async def test_the_value_column_widens_on_a_wide_screen():
-    """A newcomer's run: at 160 columns an array's value was cut at 18 columns beside 50 blank."""
-    from bpstep.core.values import brief
-
-    twolayer = str(SCENARIOS / "twolayer.yaml")
-    for columns, whole in ((160, True), (80, False)):
-        app = make_app(twolayer)
-        async with app.run_test(size=(columns, 30)) as pilot:
-            await pilot.press("end")
-            walk = app.walk
-            name = next(n for n in app.index.names if np.size(walk.value_at(n, walk.total)) > 6)
-            value = brief(walk.value_at(name, walk.total))
-            assert len(value) > 18
-            assert (value in app.view("gradients").row_text(app.index.gradient_row[name])) == whole

@@ -18,7 +18,6 @@ from bpstep.ui.state import Index, comment_of
 from bpstep.ui.verdicts import Verdicts, check_text
 
 StyleOf = Callable[[str], Style]
-CONTRIBUTIONS = 26  # columns the gradient table keeps for the contributions before widening values
 
 
 def _cell(text: str | Text, width: int, style: str | Style = "") -> Text:
@@ -155,25 +154,17 @@ class GradientSource(_Source):
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
         self.name_width = min(max([4] + [len(n) for n in index.names]), 14)
-        self._widest = max([len(brief(walk.upstream)), 5] + [len(brief(s.after)) for s in walk.steps])
-
-    def value_width(self, width: int) -> int:
-        """The value column: as wide as the widest value, up to 18 columns, or more when the pane
-        leaves the contributions CONTRIBUTIONS columns (an array's shape and first numbers on a
-        wide screen)."""
-        size = self.check_width(width >= 60)
-        spare = width - self.name_width - 4 - (size + 1 if size else 0) - CONTRIBUTIONS
-        return min(self._widest, max(18, spare))
+        widest = max([len(brief(walk.upstream))] + [len(brief(s.after)) for s in walk.steps])
+        self.value_width = min(max(widest, 5), 18)
 
     def count(self) -> int:
         return len(self.index.names)
 
     def header(self, width: int) -> Text | None:
         size = self.check_width(width >= 60)
-        value_width = self.value_width(width)
-        room = width - self.name_width - value_width - 4 - (size + 1 if size else 0)
+        room = width - self.name_width - self.value_width - 4 - (size + 1 if size else 0)
         label = "contributions (stage)" if room >= 21 or not size else "contributions"
-        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", value_width),
+        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
                              " " + label)
         if size:
             head.truncate(max(width - size - 1, 0), pad=True)
@@ -189,11 +180,10 @@ class GradientSource(_Source):
         second = "!" if discarded else "*" if "changed" in marks else " "
         local = not self.walk.is_gradient(name) and name != self.walk.upstream_name
         name_cell = _cell(name, self.name_width, self.key_style(marks, self.style_of("local") if local else ""))
-        value_width = self.value_width(width)
         if value is None:
-            value_cell = _cell("—", value_width, self.style_of("comment"))
+            value_cell = _cell("—", self.value_width, self.style_of("comment"))
         else:
-            value_cell = _cell(brief(value), value_width)
+            value_cell = _cell(brief(value), self.value_width)
         parts = Text()
         if len(contributions) == 1 and value is not None:  # the value itself: say where from
             c = contributions[0]
@@ -213,7 +203,7 @@ class GradientSource(_Source):
             parts.append_text(piece)
         if local and value is not None:
             parts.append("  local", self.style_of("comment"))
-        rest = width - self.name_width - value_width - 4
+        rest = width - self.name_width - self.value_width - 4
         check = self.check_cell(name, width)
         if check is not None:
             rest -= check.cell_len + 1
