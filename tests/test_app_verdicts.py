@@ -374,3 +374,39 @@ async def test_a_missing_contribution_says_its_mark_is_not_a_wrong_line():
         text = " ".join(line.strip() for line in shown_lines(app.query_one(StepPanel)))
         assert "missing contribution" in text and "not a wrong line" in text, text
         assert mark(app, app.position - 1) == "∅"
+
+
+CJK = """bpstep: 1
+title: cjk
+inputs:
+  输入值变量: 2.0
+forward: |
+  中间结果变量 = 输入值变量 * 3  #(1)
+  最终输出变量 = 中间结果变量 * 中间结果变量  #(2)
+backward: |
+  d中间结果变量 = 中间结果变量 * d最终输出变量  #(2)
+  d输入值变量 = 3 * d中间结果变量  #(1)
+"""
+
+
+async def test_a_finding_wraps_by_cells_and_gives_way_on_a_short_terminal():
+    """Wide characters take two cells (a wrap by characters overflowed and cut the advice); at
+    16 rows the finding keeps to one line, so that the panes keep theirs."""
+    from bpstep.core.engine import run_text
+    from rich.cells import cell_len
+
+    app = BpstepApp(run_text(CJK))
+    async with app.run_test(size=(70, 30)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        panel = app.query_one(StepPanel)
+        shown = shown_lines(panel)
+        assert "mistake" in shown[2].lower() and len(shown) > 3
+        assert all(cell_len(line) <= panel.content_size.width for line in shown)
+        assert not any(line.endswith("…") for line in shown[2:]), shown
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(80, 16)) as pilot:
+        await pilot.press("w")
+        await pilot.pause()
+        panel = app.query_one(StepPanel)
+        assert panel.outer_size.height == 4 and shown_lines(panel)[2].endswith("…")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 from rich.text import Text
 from textual.widgets import Static
 
@@ -29,10 +27,13 @@ class StepPanel(Static):
         if finding is not None:
             text, first = finding
             width = max(self.content_size.width, 20)
-            wrapped = textwrap.wrap(("⚑ " if first else "") + text, width) or [""]
-            if len(wrapped) > FINDING_LINES:  # the last line is cut with an ellipsis (CSS)
-                wrapped[FINDING_LINES - 1:] = [" ".join(wrapped[FINDING_LINES - 1:])]
-            self.lines[2:] = [Text(line, style="bold") for line in wrapped]
+            # wrapped by terminal cells (a wide character takes two); on a short terminal fewer
+            # lines, so that the panes keep their rows (24 rows: all four; 20 or fewer: one)
+            wrapped = [line.plain.strip() for line in Text(("⚑ " if first else "") + text).wrap(self.app.console, width)]
+            most = max(1, min(FINDING_LINES, self.app.size.height - 20))
+            if len(wrapped) > most:  # the last line is cut with an ellipsis (CSS)
+                wrapped[most - 1:] = [" ".join(wrapped[most - 1:])]
+            self.lines[2:] = [Text(line, style="bold") for line in wrapped or [""]]
         step = focus.step
         self.border_title = (f"Step {step.index} · stage {step.stage} · line {step.line}" if step
                              else "Start")
