@@ -27,7 +27,7 @@ from bpstep.core.graph import Circuit, CircuitState, Node, Wire
 from bpstep.core.layout import Layout, NodeSpec, Options, layered_layout, layout_size
 from bpstep.core.matrix import compact_shape
 from bpstep.core.routing import simplify
-from bpstep.core.values import number
+from bpstep.core.values import number, terms
 
 Point = tuple[int, int]
 
@@ -76,13 +76,7 @@ class Labels:
         """The live contributions adding up at a fork: one line, ``= 1.58 - 0.0358 + 0.512``,
         or in the terminal (where width is scarce) one line each, written as a sum:
         ``=1.58`` / ``-0.0358`` / ``+0.512``."""
-        parts = []
-        for c in contributions:
-            text = self.value(c.value)
-            if parts and text.startswith("-") and np.ndim(c.value) == 0:
-                parts.append(("-", text[1:]))
-            else:
-                parts.append(("+" if parts else "=", text))
+        parts = [(sign or "=", text) for sign, text in terms((c.value for c in contributions), self.value)]
         if self.stacked:
             return [sign + text for sign, text in parts]
         return [" ".join(f"{sign} {text}" for sign, text in parts)]

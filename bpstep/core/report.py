@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from bpstep.core.gradcheck import CheckReport
 
 from bpstep.core.engine import Step, Walk
-from bpstep.core.values import brief, encode, has_trouble, shape_text, signed
+from bpstep.core.values import brief, count, encode, has_trouble, shape_text, terms
 
 
 MAX_PARTS = 8  # contributions spelled out in a gradient's sum (the text report)
@@ -23,8 +23,8 @@ def step_effect(step: Step, gradient_of: str | None = None) -> str:
     ``gradient_of`` names what a backward name that is not ``dv`` is the gradient of (``c#1``
     for ``dc_1``; see ``Walk.gradient_label``)."""
     if step.accumulates:
-        sign, term = signed(step.contribution)
-        text = f"{step.target}: {brief(step.before)} {sign} {term} = {brief(step.after)}"
+        (_, before), (sign, term) = terms([step.before, step.contribution])
+        text = f"{step.target}: {before} {sign} {term} = {brief(step.after)}"
     else:
         text = f"{step.target} = {brief(step.after)}"
     if step.gradient_of is None:
@@ -85,11 +85,12 @@ def text_report(walk: Walk, check: bool = True) -> str:
     finals = {**walk.final_gradients(), **versions}
     rows = []
     for name, value in finals.items():
-        parts = [(signed(c.value), 'upstream' if c.stage is None else f'stage {c.stage}')
-                 for c in walk.contributions_at(name, walk.total) if not c.discarded]
+        live = [c for c in walk.contributions_at(name, walk.total) if not c.discarded]
+        parts = [f"{sign} {term} ({'upstream' if c.stage is None else f'stage {c.stage}'})".lstrip()
+                 for (sign, term), c in zip(terms(c.value for c in live), live)]
         if len(parts) > MAX_PARTS:  # a value read by hundreds of stages: one readable line
-            parts = parts[:MAX_PARTS - 2] + [(("+", "…"), f"{len(parts) - MAX_PARTS + 1} more")] + parts[-1:]
-        rows.append([name, brief(value), _sum(parts) if len(parts) > 1 else ""])
+            parts = parts[:MAX_PARTS - 2] + [f"+ … ({len(parts) - MAX_PARTS + 1} more)"] + parts[-1:]
+        rows.append([name, brief(value), "= " + " ".join(parts) if len(parts) > 1 else ""])
     out += _table(rows) if rows else ["  (none)"]
     if local:
         out += ["", "Backward locals"]
@@ -117,13 +118,6 @@ def check_text(report: CheckReport) -> list[str]:
         if result.note:
             notes.append(f"  {result.name}: {result.note}")
     return out + _table(rows) + notes
-
-
-def _sum(parts: list[tuple[tuple[str, str], str]]) -> str:
-    """``= 1.5832 (stage 4) - 0.03576 (stage 3) + 0.5121 (stage 2)``."""
-    terms = [f"{sign} {term} ({where})" for (sign, term), where in parts]
-    first = terms[0][2:] if terms[0].startswith("+") else "-" + terms[0][2:]
-    return "= " + " ".join([first] + terms[1:])
 
 
 def step_json(step: Step, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
@@ -223,7 +217,7 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
 
 def _members(items: list[tuple[str, Any]], values: bool = False) -> Iterator[str]:
     """``"key": value, ...`` of a few small members (``values``: encode them as values)."""
-    yield _encoded(lambda enc: {key: enc(value) if values else value for key, value in items})[1:-1]
+    yield encoded(lambda enc: {key: enc(value) if values else value for key, value in items})[1:-1]
 
 
 def _pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], numbers: Callable[[Any], Any],
@@ -238,7 +232,7 @@ def _pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], numbers: C
     first = True
     for item in items:
         batch.append(item)
-        size += sum(v.size if type(v) is np.ndarray else 1 for v in _values(numbers(item)))
+        size += sum(count(v) for v in _values(numbers(item)))
         if size >= CHUNK_NUMBERS:
             yield ("" if first else ", ") + _batch(batch, build, keyed)
             batch, size, first = [], 0, False
@@ -253,19 +247,24 @@ def _values(value: Any) -> tuple:
 
 def _batch(batch: list, build, keyed: bool) -> str:
     if keyed:
-        return _encoded(lambda enc: {item[0]: build(item, enc) for item in batch})[1:-1]
-    return _encoded(lambda enc: [build(item, enc) for item in batch])[1:-1]
+        return encoded(lambda enc: {item[0]: build(item, enc) for item in batch})[1:-1]
+    return encoded(lambda enc: [build(item, enc) for item in batch])[1:-1]
 
 
-def _encoded(build: Callable[[Callable[[Any], Any]], Any]) -> str:
-    try:  # most numbers are finite: they go to the C encoder as they are
-        return _FAST.encode(build(as_plain))  # a fresh tree of dicts and lists: no cycle to look for
-    except ValueError:  # a NaN or an infinity: written as a string
-        return _SAFE.encode(build(encode))
+def encoded(build: Callable[[Callable[[Any], Any]], Any], compact: bool = False) -> str:
+    """JSON of ``build(encode)`` (``compact``: without spaces, as transcripts are written), built
+    first with ``as_plain``: most numbers are finite and go to the C encoder as they are; a NaN
+    or an infinity makes it build again with encode(), which writes them as strings."""
+    fast, safe = _ENCODERS[compact]
+    try:
+        return fast.encode(build(as_plain))  # a fresh tree of dicts and lists: no cycle to look for
+    except ValueError:
+        return safe.encode(build(encode))
 
 
-_FAST = json.JSONEncoder(allow_nan=False, check_circular=False)
-_SAFE = json.JSONEncoder(allow_nan=False)
+_ENCODERS = {compact: (json.JSONEncoder(allow_nan=False, check_circular=False, separators=separators),
+                       json.JSONEncoder(allow_nan=False, separators=separators))
+             for compact, separators in ((False, (", ", ": ")), (True, (",", ":")))}
 
 
 def _check(walk: Walk) -> CheckReport:

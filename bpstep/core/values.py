@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -86,13 +86,22 @@ def brief(value: Any, limit: int = 6) -> str:
     return f"{fmt_shape(value.shape)} [{head}, …]"
 
 
-def signed(value: Any) -> tuple[str, str]:
-    """A term after the first of a written sum: ``("-", "0.03576")`` for a negative scalar (so
-    that it reads ``1.5832 - 0.03576``, not ``1.5832 + -0.03576``), else ``("+", brief(value))``."""
-    text = brief(value)
-    if text.startswith("-") and np.ndim(value) == 0:
-        return "-", text[1:]
-    return "+", text
+def count(value: Any) -> int:
+    """How many numbers a value writes (None and a scalar: one)."""
+    return value.size if type(value) is np.ndarray else 1
+
+
+def terms(values: Iterable[Any], fmt: Callable[[Any], str] = brief) -> list[tuple[str, str]]:
+    """A written sum, term by term: ``("", text)`` for the first, then ``("+", text)``, or
+    ``("-", text)`` for a negative scalar (``1.5832 - 0.03576``, not ``1.5832 + -0.03576``)."""
+    out: list[tuple[str, str]] = []
+    for value in values:
+        text = fmt(value)
+        if out and text.startswith("-") and np.ndim(value) == 0:
+            out.append(("-", text[1:]))
+        else:
+            out.append(("+" if out else "", text))
+    return out
 
 
 def _nested(value: np.ndarray) -> str:

@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from bpstep.core.engine import Walk
-from bpstep.core.values import brief, signed
+from bpstep.core.values import brief, terms
 from bpstep.ui.state import Index, comment_of
 from bpstep.ui.verdicts import Verdicts, check_text
 
@@ -190,12 +190,9 @@ class GradientSource(_Source):
             where = "upstream" if c.stage is None else f"from stage {c.stage}"
             contributions = []
             parts.append(where, self.style_of("gutter"))
-        for i, c in enumerate(contributions):
-            sign, term = signed(c.value)
-            if i:
+        for (sign, term), c in zip(terms(c.value for c in contributions), contributions):
+            if sign:
                 parts.append(f" {sign} ", self.style_of("gutter"))
-            elif sign == "-":
-                term = "-" + term
             where = "up" if c.stage is None else str(c.stage)
             piece = Text.assemble(term, (f" ({where})", self.style_of("gutter")))
             if c.discarded:

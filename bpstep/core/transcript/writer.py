@@ -13,14 +13,12 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
-import numpy as np
-
 from bpstep import __version__
 from bpstep.core.engine import Walk
 from bpstep.core.errors import ScenarioError
-from bpstep.core.report import as_plain, cache_entry_json, step_json
+from bpstep.core.report import cache_entry_json, encoded, step_json
 from bpstep.core.transcript.reader import MAX_BYTES
-from bpstep.core.values import encode
+from bpstep.core.values import count, encode
 from bpstep.core.transcript.model import FORMAT, VERSION, move_of, steps_between
 
 SEPARATORS = (",", ":")
@@ -65,17 +63,17 @@ def _header_text(walk: Walk, scenario_path: str, started: datetime, path: str) -
     """``_dumps(header_for(...))`` byte for byte, its cache encoded entry by entry: a cache too
     large for a transcript bpstep replay reads is refused when that is known, first from its
     count of numbers (at least "0.0," each), else while it is encoded, never all in memory."""
-    least = 4 * sum(_size(e.value) for e in walk.cache)
+    least = 4 * sum(count(e.value) for e in walk.cache)
     room = MAX_BYTES - least
     if room >= 0:
         texts = []
         for entry in walk.cache:
-            texts.append(_fast_dumps(lambda enc: _cached_json(entry, enc)))
-            room -= len(texts[-1]) + 1 - 4 * _size(entry.value)
+            texts.append(encoded(lambda enc: _cached_json(entry, enc), compact=True))
+            room -= len(texts[-1]) + 1 - 4 * count(entry.value)
             if room < 0:
                 break
         else:
-            fields = _fast_dumps(lambda enc: _header_fields(walk, scenario_path, started, enc))
+            fields = encoded(lambda enc: _header_fields(walk, scenario_path, started, enc), compact=True)
             text = f'{fields[:-1]},"cache":[{",".join(texts)}],"stages":{_dumps(_stages(walk))}}}'
             if len(text) < MAX_BYTES:
                 return text
@@ -83,13 +81,6 @@ def _header_text(walk: Walk, scenario_path: str, started: datetime, path: str) -
         f"its header (the forward cache and the stages) is over {MAX_BYTES // 2**20} MiB"
     raise ScenarioError(f"cannot record this scenario: {what} as JSON, and bpstep replay reads transcripts of "
                         f"up to {MAX_BYTES // 2**20} MiB", path=path)
-
-
-def _fast_dumps(build: Callable[[Callable[[Any], Any]], Any]) -> str:
-    try:  # arrays to the C encoder as lists (the rest is encoded as encode() does)
-        return json.dumps(build(as_plain), separators=SEPARATORS, allow_nan=False)
-    except ValueError:  # a NaN or an infinity: written as a string
-        return _dumps(build(encode))
 
 
 class TranscriptFull(ValueError):
@@ -103,12 +94,8 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, separators=SEPARATORS, allow_nan=False)
 
 
-def _size(value: Any) -> int:
-    return value.size if type(value) is np.ndarray else 1
-
-
 def _numbers(step) -> int:
-    return _size(step.before) + _size(step.contribution) + _size(step.after)
+    return count(step.before) + count(step.contribution) + count(step.after)
 
 
 class TranscriptWriter:
@@ -195,7 +182,7 @@ class TranscriptWriter:
         text = self._texts.get(index)
         if text is None:
             step = self.walk.steps[index - 1]
-            text = _fast_dumps(lambda enc: step_json(step, enc))
+            text = encoded(lambda enc: step_json(step, enc), compact=True)
             if len(text) <= FRAGMENT_CHARS and self._cached_chars + len(text) <= CACHE_CHARS:
                 self._texts[index] = text
                 self._cached_chars += len(text)
