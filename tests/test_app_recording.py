@@ -12,6 +12,7 @@ import os
 import time
 from pathlib import Path
 
+import pytest
 from textual.command import CommandList
 
 from app_support import COMPLEX
@@ -145,50 +146,47 @@ async def test_the_prompt_refuses_an_existing_file_and_an_unwritable_one(tmp_pat
     assert (tmp_path / "taken.jsonl").read_text() == "keep me\n"
 
 
-async def test_a_writer_error_mid_session_stops_recording_and_the_app_goes_on(tmp_path):
+def _disk_full(writer, monkeypatch):
     if not os.path.exists("/dev/full"):
         import pytest
 
         pytest.skip("needs /dev/full")
-    path = tmp_path / "s.jsonl"
-    walk = load_walk(COMPLEX)
-    writer = TranscriptWriter.open(str(path), walk)
-    app = BpstepApp(walk, record=writer)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("n")
-        writer._handle.close()
-        writer._handle = open("/dev/full", "wb", buffering=0)  # the disk is full from now on: ENOSPC
-        await pilot.press("s")
-        await pilot.pause()
-        assert not app.recorder.recording and not indicator(app).display
-        messages = [n.message for n in app._notifications]
-        assert any("Recording stopped: cannot write" in m and "No space left" in m and "1 action before" in m
-                   for m in messages), messages
-        await pilot.press("s")  # still stepping
-        assert app.position == 4
-    lines = path.read_text().splitlines()
-    assert len(lines) == 2 and json.loads(lines[1])["action"] == "next_stage"
+    writer._handle.close()
+    writer._handle = open("/dev/full", "wb", buffering=0)  # the disk is full from now on: ENOSPC
 
 
-async def test_a_move_too_large_to_record_stops_the_recording_and_keeps_the_file(tmp_path, monkeypatch):
-    """A move whose line would take the transcript past what bpstep replay reads stops the
-    recording with a message; the move itself happens, and the file is still a valid transcript."""
+def _transcript_full(writer, monkeypatch):
     import bpstep.core.transcript.writer as writer_module
 
+    monkeypatch.setattr(writer_module, "MAX_BYTES", writer.size + 100)  # no room for the steps to come
+
+
+@pytest.mark.parametrize("breaker, key, reason", [
+    (_disk_full, "s", "cannot write"),  # and "No space left" below
+    (_transcript_full, "end", "would take the transcript past"),  # past what bpstep replay reads
+])
+async def test_a_move_that_cannot_be_recorded_stops_recording_and_the_app_goes_on(tmp_path, monkeypatch,
+                                                                                   breaker, key, reason):
+    """The recording stops with a message; the move itself happens, stepping goes on, and the
+    file is still a valid transcript of the actions before it."""
     path = tmp_path / "s.jsonl"
     walk = load_walk(COMPLEX)
     writer = TranscriptWriter.open(str(path), walk)
     app = BpstepApp(walk, record=writer)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("n")
-        monkeypatch.setattr(writer_module, "MAX_BYTES", writer.size + 100)  # not room for the 10 steps to come
-        await pilot.press("end")
+        breaker(writer, monkeypatch)
+        await pilot.press(key)
         await pilot.pause()
-        assert app.position == walk.total
+        moved = app.position
+        assert moved == (3 if key == "s" else walk.total)
         assert not app.recorder.recording and not indicator(app).display
         messages = [n.message for n in app._notifications]
-        assert any("Recording stopped" in m and "would take the transcript past" in m and "1 action before" in m
-                   for m in messages), messages
+        assert any("Recording stopped" in m and reason in m and "1 action before" in m for m in messages), messages
+        if breaker is _disk_full:
+            assert any("No space left" in m for m in messages)
+        await pilot.press("up")  # still stepping
+        assert app.position == moved - 1
     assert [a.action for a in read(str(path)).actions] == ["next_stage"]
 
 
