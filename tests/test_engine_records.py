@@ -143,3 +143,12 @@ def test_an_unmarked_gradient_line_of_a_value_two_stages_read_asks_for_a_marker(
     with pytest.raises(ScenarioError) as error:
         run_text(text, "t.yaml")
     assert "'x' is read by stages 1 and 2; add a #(n) marker" in error.value.message
+
+
+def test_an_infinite_relative_error_is_written_as_a_string():
+    """|analytic - numeric| overflows: the check's relative error is inf, which json refuses (it
+    was a 'bug in bpstep' after half the document had been written)."""
+    walk = run_text("bpstep: 1\ntitle: t\ninputs: {x: 0.5}\nforward: |\n  f = x * 1e308\n"
+                    "backward: |\n  dx = -1e308 * df\n")
+    doc = json.loads(json_text(walk))
+    assert doc["check"]["dx"]["relative_error"] == "Infinity" and doc["check"]["dx"]["verdict"] == "wrong"

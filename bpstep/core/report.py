@@ -140,7 +140,7 @@ def as_plain(value: Any) -> Any:
 
 def check_json(report: CheckReport) -> dict[str, Any]:
     return {
-        name: {"of": r.of, "relative_error": r.relative_error, "verdict": r.verdict,
+        name: {"of": r.of, "relative_error": encode(r.relative_error), "verdict": r.verdict,
                "written": r.written, "checked": r.checked, "elements": r.elements,
                "numeric": encode(r.numeric), "note": r.note}
         for name, r in report.results.items()
