@@ -41,6 +41,12 @@ def _positive(text: str) -> int:
     return value
 
 
+def _file_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a file name is needed")
+    return text
+
+
 def _limit_flags(parser: argparse.ArgumentParser, circuit: bool = False) -> None:
     group = parser.add_argument_group("limits (checked before any work is done)")
     if circuit:
@@ -68,7 +74,8 @@ def _tui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpstep", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML, format 1)")
-    parser.add_argument("--record", metavar="FILE", help="write the session transcript to FILE")
+    parser.add_argument("--record", metavar="FILE", type=_file_name,
+                        help="write the session transcript to FILE (a new file)")
     parser.add_argument("--version", action="version", version=f"bpstep {__version__}")
     _limit_flags(parser, circuit=True)
     return parser
@@ -138,6 +145,17 @@ def emit(pieces: Iterable[str]) -> None:
         raise OutputError(exc.strerror or str(exc)) from None
 
 
+def is_input(output: str, *inputs: str | None) -> bool:
+    """Whether writing ``output`` would overwrite one of the files being read."""
+    for path in inputs:
+        try:
+            if path and os.path.samefile(output, path):
+                return True
+        except OSError:  # one of them does not exist (yet): not the same file
+            pass
+    return False
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
     from bpstep.core.report import json_chunks, text_report
@@ -180,6 +198,10 @@ def cmd_graph(args: argparse.Namespace) -> int:
     if args.output == "-":
         emit([text])
         return 0
+    if is_input(args.output, args.scenario):
+        print(f"bpstep graph: error: {args.output} is the scenario itself: give -o another file name",
+              file=sys.stderr)
+        return 2
     try:
         with open(args.output, "w", encoding="utf-8") as out:
             out.write(text)
@@ -193,6 +215,10 @@ def cmd_tui(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
 
     walk = load_walk(args.scenario, limits_from(args))  # a bad scenario fails before any screen
+    if args.record is not None and os.path.lexists(args.record):  # never over a scenario or a session
+        print(f"{args.record}:1:1: error: {args.record} already exists: record to a new file (bpstep does "
+              "not overwrite one)", file=sys.stderr)
+        return 2
     if not (sys.stdin.isatty() and sys.stderr.isatty()):  # Textual draws on stderr (DESIGN.md 3)
         print(f"bpstep: not starting the debugger: no terminal (stdin or stderr is not a tty).\n"
               f"For the walk as text, run: bpstep run {args.scenario}", file=sys.stderr)

@@ -61,6 +61,11 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     from bpstep.core.transcript import read
     from bpstep.core.transcript import asciicast, markdown
 
+    from bpstep.cli import is_input
+
+    if args.asciicast is not None and is_input(args.asciicast, args.file, args.scenario_file):
+        raise ScenarioError(f"{args.asciicast} is a file being read: give --asciicast another file name",
+                            path=args.asciicast)
     record = read(args.file)
     replay, notes = None, []
     try:

@@ -158,3 +158,38 @@ def test_a_closed_standard_output_is_one_line_and_exit_2(bpstep_bin, scenario_di
                           text=True, timeout=120, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(1))
     assert proc.returncode == 2
     assert proc.stderr == "bpstep: error: cannot write the output: standard output is closed\n"
+
+
+def test_outputs_never_overwrite_what_is_read(bpstep_bin, scenario_dir, tmp_path):
+    """A bad-input hunt: --record onto the scenario replaced it with a transcript header, and so
+    did graph -o; --asciicast onto the transcript replaced the session. An existing --record file
+    (an earlier session) is refused as the palette's Start recording refuses it."""
+    import shutil
+
+    scenario = tmp_path / "c.yaml"
+    shutil.copy(scenario_dir / "complex.yaml", scenario)
+    original = scenario.read_bytes()
+    session = tmp_path / "old.jsonl"
+    session.write_text("an earlier session\n")
+    for args, message in [([str(scenario), "--record", str(scenario)], "already exists"),
+                          ([str(scenario), "--record", str(session)], "already exists"),
+                          (["graph", str(scenario), "-o", str(scenario)], "is the scenario itself")]:
+        proc = run(bpstep_bin, *args)
+        assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert scenario.read_bytes() == original and session.read_text() == "an earlier session\n"
+    proc = run(bpstep_bin, str(scenario), "--record", "")
+    assert proc.returncode == 2 and "--record: a file name is needed" in proc.stderr
+
+
+def test_asciicast_never_overwrites_the_transcript(bpstep_bin, scenario_dir, tmp_path):
+    from bpstep.core.engine import load_walk
+    from bpstep.core.transcript import TranscriptWriter
+
+    path = tmp_path / "s.jsonl"
+    writer = TranscriptWriter.open(str(path), load_walk(str(scenario_dir / "complex.yaml")))
+    writer.record("end", 0, 12)
+    writer.close()
+    kept = path.read_bytes()
+    proc = run(bpstep_bin, "transcript", str(path), "--asciicast", str(path))
+    assert proc.returncode == 2 and "is a file being read" in proc.stderr and proc.stderr.count("\n") == 1
+    assert path.read_bytes() == kept
