@@ -424,3 +424,37 @@ def test_a_step_too_large_to_keep_is_not_marshalled_again(tmp_path, monkeypatch)
     monkeypatch.setattr(reader_module, "marshal", Counting)
     read(str(path))
     assert sorted(calls) == sorted(list(range(1, walk.total + 1)) + list(range(1, 6)) * 2)  # kept: compared again
+
+
+def test_a_line_cut_short_by_a_full_disk_is_taken_back(tmp_path):
+    """The disk fills in the middle of a line: the writer truncates the file back to its last
+    complete line, so that it stays a transcript bpstep replay reads (it was refused whole)."""
+    walk = load_walk(str(SCENARIOS / "complex.yaml"))
+    path = tmp_path / "s.jsonl"
+    writer = TranscriptWriter.open(str(path), walk)
+    writer.record("next_stage", 0, 2)
+    kept = path.read_bytes()
+    real = writer._handle
+
+    class HalfFull:  # takes part of the next write, then the disk is full
+        def __init__(self):
+            self.calls = 0
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls == 1:
+                return real.write(data[:len(data) // 2])
+            raise OSError(28, "No space left on device")
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    writer._handle = HalfFull()
+    try:
+        writer.record("end", 2, walk.total)
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the write did not fail")
+    assert len(path.read_bytes()) == len(kept) and path.read_bytes() == kept
+    assert [a.action for a in read(str(path)).actions] == ["next_stage"]

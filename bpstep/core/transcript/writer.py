@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import operator
+import os
 import time
 from datetime import datetime
 from typing import Any, Callable
@@ -101,8 +102,8 @@ def _numbers(step) -> int:
 class TranscriptWriter:
     """Writes a transcript as the session goes: ``open`` writes the header, ``record`` one
     line per user action. Raises OSError if the file cannot be written (the caller decides
-    whether recording stops; the writer is closed then, so the file ends at the last complete
-    line or with the one cut short); raises ValueError for a position outside the walk."""
+    whether recording stops; the writer is closed then, and a line cut short is truncated away,
+    so the file ends at its last complete line); raises ValueError for a position outside the walk."""
 
     def __init__(self, handle, path: str, walk: Walk, clock: Callable[[], float]):
         self._handle = handle
@@ -191,15 +192,20 @@ class TranscriptWriter:
     def _write(self, line: str) -> None:
         if self._handle.closed:
             raise ValueError("the transcript is closed")
-        data = memoryview(line.encode("utf-8"))
-        self.size += len(data)
+        encoded = line.encode("utf-8")
+        data = memoryview(encoded)
         try:
             while data:  # unbuffered: the bytes are with the OS when this returns
                 written = self._handle.write(data)
                 data = data[written:]
         except OSError:
+            try:  # a line cut short (a full disk): back to the last complete line, a readable file
+                os.ftruncate(self._handle.fileno(), self.size)
+            except OSError:
+                pass
             self._handle.close()  # never append after a line cut short
             raise
+        self.size += len(encoded)
 
     @property
     def closed(self) -> bool:
