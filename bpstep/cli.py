@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from bpstep import __version__
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import DEFAULT_LIMITS, Limits
+from bpstep.core.limits import DEFAULT_LIMITS, Limits
 
 DESCRIPTION = "bpstep: a terminal step-through debugger for backpropagation."
 EPILOG = """commands:

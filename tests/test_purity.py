@@ -33,3 +33,11 @@ def test_run_command_does_not_load_textual():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=ROOT)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_the_command_line_is_built_before_numpy_is_imported():
+    """numpy takes about 60 ms to import; while bpstep.cli imported it at module level, a ctrl+c
+    then was a traceback instead of main()'s exit 130. The flags need only bpstep.core.limits."""
+    code = "import sys, bpstep.cli\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy'))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr

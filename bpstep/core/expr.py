@@ -22,27 +22,13 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
+from bpstep.core.limits import DEFAULT_LIMITS, Limits  # noqa: F401 - re-exported: Limits lives with the walker's budgets
 from bpstep.core.source import CodeBlock
 
 Value = Any  # np.float64 | np.ndarray (float64, read-only)
 
 MODULE_ROOTS = ("np", "math")
 RESERVED_NAMES = frozenset(MODULE_ROOTS) | {"abs", "max", "min", "scatter"}
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Budgets checked before work is done (see README, "Limits")."""
-
-    max_file_bytes: int = 1_000_000
-    max_statements: int = 100_000
-    max_elements: int = 4_000_000  # elements of any one array (32 MB of float64)
-    max_matmul_work: int = 1_000_000_000  # multiply-adds of one matrix product
-    max_depth: int = 100  # nesting depth of one expression
-    max_dims: int = 16  # dimensions of any one array
-    max_total_elements: int = 24_000_000  # all values a run keeps (192 MB of float64)
-    max_total_work: int = 10_000_000_000  # multiply-adds of all matrix products of a run
-    max_circuit_size: int = 150_000  # the circuit's pieces to lay out and label (CircuitView.size)
 
 
 class Budget:
@@ -69,8 +55,6 @@ class Budget:
             raise error(f"the matrix products so far need {self.work} multiply-adds; the limit for "
                         f"a whole run is {self.limits.max_total_work}")
 
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
