@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import sys
 from typing import Callable, Iterable
 
@@ -136,13 +137,38 @@ def emit(pieces: Iterable[str]) -> None:
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         raise OutputError("standard output is closed")
     try:
-        for piece in pieces:
-            sys.stdout.write(piece)
-        sys.stdout.flush()
+        fd = _nonblocking_fd(sys.stdout)
+        if fd is None:
+            for piece in pieces:
+                sys.stdout.write(piece)
+            sys.stdout.flush()
+        else:  # Python's text layer drops what a non-blocking write refuses, and says nothing
+            sys.stdout.flush()
+            for piece in pieces:
+                _write_all(fd, piece.encode(sys.stdout.encoding or "utf-8"))
     except BrokenPipeError:
         raise
     except OSError as exc:
         raise OutputError(exc.strerror or str(exc)) from None
+
+
+def _nonblocking_fd(stream) -> int | None:
+    """The file descriptor of ``stream`` if it is in non-blocking mode (a parent such as Node may
+    leave a pipe so), else None."""
+    try:
+        fd = stream.fileno()
+        return None if os.get_blocking(fd) else fd
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's StringIO)
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:  # the reader is behind: wait until the pipe takes more
+            select.select([], [fd], [])
 
 
 def is_input(output: str, *inputs: str | None) -> bool:

@@ -193,3 +193,31 @@ def test_asciicast_never_overwrites_the_transcript(bpstep_bin, scenario_dir, tmp
     proc = run(bpstep_bin, "transcript", str(path), "--asciicast", str(path))
     assert proc.returncode == 2 and "is a file being read" in proc.stderr and proc.stderr.count("\n") == 1
     assert path.read_bytes() == kept
+
+
+def test_a_non_blocking_standard_output_gets_every_byte(bpstep_bin, tmp_path):
+    """A bad-input hunt: with a non-blocking pipe (as some parents leave it) and a slow reader,
+    Python's text layer dropped what the pipe refused: 59,702 of 655,548 bytes, exit 0."""
+    import os
+    import time
+
+    lines = ["bpstep: 1", "title: chain", "inputs: {x: 0.5}", "forward: |"]
+    lines += [f"  v{k} = {'x' if k == 0 else f'v{k - 1}'} * 1.0001" for k in range(1500)]
+    lines += ["backward: |"] + [f"  d{'x' if k == 0 else f'v{k - 1}'} = 1.0001 * dv{k}" for k in reversed(range(1500))]
+    scenario = tmp_path / "chain.yaml"
+    scenario.write_text("\n".join(lines) + "\n")
+    whole = run(bpstep_bin, "run", "--json", "--no-check", str(scenario)).stdout.encode()
+    assert len(whole) > 4 * 65536  # more than a pipe holds
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    proc = subprocess.Popen([bpstep_bin, "run", "--json", "--no-check", str(scenario)], stdout=write_end,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    os.close(write_end)
+    time.sleep(1)  # the pipe fills and refuses writes meanwhile
+    got = b""
+    with os.fdopen(read_end, "rb") as reader:
+        while chunk := reader.read(1 << 16):
+            got += chunk
+    assert proc.wait(timeout=120) == 0 and proc.stderr.read() == b""
+    proc.stderr.close()
+    assert got == whole
