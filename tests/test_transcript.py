@@ -283,6 +283,8 @@ def test_a_missing_action_line(tmp_path, walk):
     ('HEADER\n{"type":"note"}\n', 2, "must be an action"),
     ('HEADER\n{"type":"action","n":1,"action":"n","t":0,"before":0,"after":0,"move":"back","steps":[]}\n',
      2, '"move" says'),
+    ('HEADER\n{"type":"action","n":1,"action":"n","t":0,"before":0,"after":' + "9" * 5000 + ',"steps":[]}\n',
+     2, "a whole number of 5000 digits"),  # not Python's advice about sys.set_int_max_str_digits
 ])
 def test_other_corruptions(tmp_path, walk, text, line, words):
     header = _good(tmp_path, walk)[0]
@@ -307,7 +309,7 @@ def test_error_text_is_one_line_in_the_file_line_col_format(tmp_path, walk):
 
 
 def test_decode_refuses_what_encode_cannot_write():
-    for bad in ("nan", True, {"a": 1}, [[1, 2], [3]], [1, "x"]):
+    for bad in ("nan", True, {"a": 1}, [[1, 2], [3]], [1, "x"], 1e999, [1.0, -1e999]):  # 1e999: JSON's inf
         with pytest.raises(ValueError):
             decode(bad)
 

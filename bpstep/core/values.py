@@ -55,7 +55,10 @@ def _scalar(item: Any) -> float:
             raise ValueError(f"the string {item!r} where a number was expected "
                              "(only \"NaN\", \"Infinity\" and \"-Infinity\" are allowed)")
         return _SPECIAL[item]
-    return float(item)
+    number = float(item)
+    if math.isinf(number):  # 1e999 in the JSON: encode() writes an infinity as "Infinity"
+        raise ValueError("a number too large for a float64 (an infinity is written \"Infinity\")")
+    return number
 
 
 def number(x: float) -> str:

@@ -90,6 +90,12 @@ def read(path: str) -> Transcript:
     return parse(text, path)
 
 
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > 30:  # no position or index has that many digits
+        raise ValueError(f"a whole number of {len(text.lstrip('-'))} digits; bpstep writes none that long")
+    return int(text)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"bare {name} is not JSON; values write it as the string \"{name}\"")
 
@@ -131,7 +137,7 @@ def _json(line: str, last_unterminated: bool, first: bool) -> dict[str, Any]:
     if not line.strip():
         raise _BadJSON("empty line; every line of a transcript is one JSON object", 1)
     try:
-        obj = json.loads(line, parse_constant=_reject_constant)
+        obj = json.loads(line, parse_constant=_reject_constant, parse_int=_parse_int)
     except RecursionError:
         raise _BadJSON("values are nested too deeply", 1) from None
     except json.JSONDecodeError as exc:
