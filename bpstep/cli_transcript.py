@@ -66,7 +66,7 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     if args.asciicast is not None and is_input(args.asciicast, args.file, args.scenario_file):
         raise ScenarioError(f"{args.asciicast} is a file being read: give --asciicast another file name",
                             path=args.asciicast)
-    record = read(args.file)
+    record = read(args.file, limits_from(args).max_elements)
     replay, notes = None, []
     try:
         replay = open_replay(record, args.scenario_file, limits_from(args))
@@ -95,7 +95,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bpstep.core.transcript import open_replay
     from bpstep.core.transcript import read
 
-    replay = open_replay(read(args.file), args.scenario_file, limits_from(args))
+    replay = open_replay(read(args.file, limits_from(args).max_elements), args.scenario_file, limits_from(args))
     _warn(replay.warnings)
     if not (sys.stdin.isatty() and sys.stderr.isatty()):  # Textual draws on stderr (DESIGN.md 3)
         print(f"bpstep: not starting the replay: no terminal (stdin or stderr is not a tty).\n"

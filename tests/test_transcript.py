@@ -351,3 +351,31 @@ def test_deeply_nested_values_are_an_error_not_a_crash(tmp_path, walk):
     with pytest.raises(ScenarioError) as err:
         read(str(path))
     assert err.value.line == 2 and "nested too deeply" in err.value.message
+
+
+def test_a_recorded_array_larger_than_the_limit_is_refused_before_it_is_built(tmp_path, walk):
+    """A forged transcript of 130 million zeros in one value took 7.9 GB to read (found by a
+    bad-input hunt): an array is counted from the lists' lengths and refused above --max-elements."""
+    lines = _good(tmp_path, walk)
+    forged = _edit(lines[1], lambda o: o["steps"][0].update(after=[0] * 101))
+    path = tmp_path / "forged.jsonl"
+    path.write_text("\n".join(lines[:1] + [forged] + lines[2:]) + "\n")
+    with pytest.raises(ScenarioError) as info:
+        read(str(path), max_elements=100)
+    assert info.value.line == 2 and "an array of 101 numbers; the limit is 100" in info.value.message
+    assert read(str(path), max_elements=101).actions[0].steps[0].after.shape == (101,)
+
+
+def test_decoding_plain_numbers_builds_no_list_of_floats():
+    """Only JSON numbers (no "NaN" strings): numpy reads the lists as they are; a list of Python
+    floats as long as the array was 32 bytes a number on top of the array's 8."""
+    import tracemalloc
+
+    data = [float(i) + 0.5 for i in range(200_000)]
+    tracemalloc.start()
+    try:
+        array = decode(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert array[-1] == 199_999.5 and peak < 200_000 * 12, peak

@@ -27,20 +27,48 @@ def encode(value: Any) -> Any:
 _SPECIAL = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-def decode(data: Any) -> Any:
-    """The inverse of :func:`encode`: None, a float64, or a float64 array.
+def decode(data: Any, max_elements: int | None = None) -> Any:
+    """The inverse of :func:`encode`: None, a float64, or a float64 array (of at most
+    ``max_elements`` numbers, counted before anything is built).
 
     Raises ValueError (with a short reason) for anything :func:`encode` cannot have written.
     """
     if data is None:
         return None
     if isinstance(data, list):
+        count = _count_items(data)
+        if max_elements is not None and count > max_elements:
+            raise ValueError(f"an array of {count} numbers; the limit is {max_elements} (--max-elements)")
+        # only JSON numbers (no "NaN" strings, no booleans): straight to numpy, without first
+        # building a list of floats as large as the array (a transcript's values: 32 bytes a number)
+        items = data if _plain_numbers(data) else _decode_items(data)
         try:
-            array = np.array(_decode_items(data), dtype=np.float64)
+            array = np.array(items, dtype=np.float64)
         except ValueError:
             raise ValueError("an array whose rows are not all the same length") from None
+        if items is data and np.isinf(array).any():
+            _decode_items(data)  # 1e999 in the JSON: says so (encode() writes "Infinity")
         return array
     return np.float64(_scalar(data))
+
+
+def _count_items(data: list) -> int:
+    """How many numbers nested lists hold (lengths only: nothing is built)."""
+    if data and isinstance(data[0], list):
+        return sum(_count_items(item) if isinstance(item, list) else 1 for item in data)
+    return len(data)
+
+
+def _plain_numbers(data: list) -> bool:
+    """Whether nested lists hold only JSON numbers (not booleans, not strings)."""
+    for item in data:
+        kind = type(item)
+        if kind is list:
+            if not _plain_numbers(item):
+                return False
+        elif kind is not float and kind is not int:
+            return False
+    return True
 
 
 def _decode_items(data: list) -> list:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import marshal
 import re
@@ -11,11 +12,13 @@ from typing import Any, NamedTuple
 
 from bpstep import __version__
 from bpstep.core.errors import ScenarioError
+from bpstep.core.limits import DEFAULT_LIMITS
 from bpstep.core.transcript.model import (FORMAT, VERSION, Action, CachedValue, Header, RecordedStep,
                                           Transcript, move_of, steps_between)
 from bpstep.core.values import decode
 
 MAX_BYTES = 256 * 1024 * 1024  # a transcript larger than this is refused before reading it
+_MAX_ELEMENTS: contextvars.ContextVar[int] = contextvars.ContextVar("max_elements", default=DEFAULT_LIMITS.max_elements)
 # End, Home, End again record the same steps again: a step recorded again exactly as before is
 # not validated and built again (see _Seen); the reader keeps at most this many bytes of the
 # steps it has seen, while it reads
@@ -68,8 +71,10 @@ def _column(text: str, key: str | None, within: _In | None = None) -> int:
     return found + 1 if found >= 0 else start + 1
 
 
-def read(path: str) -> Transcript:
-    """Read and validate a transcript; any problem is a ScenarioError naming its line."""
+def read(path: str, max_elements: int = DEFAULT_LIMITS.max_elements) -> Transcript:
+    """Read and validate a transcript; any problem is a ScenarioError naming its line. A recorded
+    array of more than ``max_elements`` numbers (more than a scenario may make: a forged file)
+    is refused before it is built."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
@@ -87,7 +92,11 @@ def read(path: str) -> Transcript:
         line = data[:exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ScenarioError("not UTF-8 text", line, col, path=path) from None
-    return parse(text, path)
+    token = _MAX_ELEMENTS.set(max_elements)
+    try:
+        return parse(text, path)
+    finally:
+        _MAX_ELEMENTS.reset(token)
 
 
 def _parse_int(text: str) -> int:
@@ -187,7 +196,7 @@ def _value(obj: dict, key: str, within: _In | None = None, nullable: bool = Fals
     if obj[key] is None and not nullable:
         raise _Bad(f"\"{key}\" must be a value, not null", key, within)
     try:
-        return decode(obj[key])
+        return decode(obj[key], _MAX_ELEMENTS.get())
     except ValueError as exc:
         raise _Bad(f"\"{key}\" is not a value as run --json writes it: {exc}", key, within) from None
 
