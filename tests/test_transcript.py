@@ -308,8 +308,16 @@ def test_error_text_is_one_line_in_the_file_line_col_format(tmp_path, walk):
     assert "\n" not in info.value.format()
 
 
+def _nested(depth: int, inner=1.0):
+    for _ in range(depth):
+        inner = [inner]
+    return inner
+
+
 def test_decode_refuses_what_encode_cannot_write():
-    for bad in ("nan", True, {"a": 1}, [[1, 2], [3]], [1, "x"], 1e999, [1.0, -1e999]):  # 1e999: JSON's inf
+    # 1e999: JSON's inf; nesting of hundreds of levels: a RecursionError ("a bug in bpstep") before
+    for bad in ("nan", True, {"a": 1}, [[1, 2], [3]], [1, "x"], 1e999, [1.0, -1e999], _nested(17),
+                _nested(500), [1.0, _nested(800)], [1.0, _nested(800, "NaN")]):
         with pytest.raises(ValueError):
             decode(bad)
 

@@ -7,6 +7,8 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from bpstep.core.limits import DEFAULT_LIMITS
+
 from bpstep.core.expr import fmt_shape
 
 
@@ -36,20 +38,32 @@ def decode(data: Any, max_elements: int | None = None) -> Any:
     if data is None:
         return None
     if isinstance(data, list):
-        count = _count_items(data)
-        if max_elements is not None and count > max_elements:
-            raise ValueError(f"an array of {count} numbers; the limit is {max_elements} (--max-elements)")
-        # only JSON numbers (no "NaN" strings, no booleans): straight to numpy, without first
-        # building a list of floats as large as the array (a transcript's values: 32 bytes a number)
-        items = data if _plain_numbers(data) else _decode_items(data)
         try:
-            array = np.array(items, dtype=np.float64)
-        except ValueError:
-            raise ValueError("an array whose rows are not all the same length") from None
-        if items is data and np.isinf(array).any():
-            _decode_items(data)  # 1e999 in the JSON: says so (encode() writes "Infinity")
-        return array
+            return _decode_array(data, max_elements)
+        except RecursionError:  # numpy and the walks below recurse per level of nesting
+            raise ValueError("values nested too deeply to be an array") from None
     return np.float64(_scalar(data))
+
+
+def _decode_array(data: list, max_elements: int | None) -> np.ndarray:
+    depth, first = 0, data
+    while isinstance(first, list) and first:
+        depth, first = depth + 1, first[0]
+    if depth > DEFAULT_LIMITS.max_dims:
+        raise ValueError(f"an array of {depth} dimensions; the limit is {DEFAULT_LIMITS.max_dims}")
+    count = _count_items(data)
+    if max_elements is not None and count > max_elements:
+        raise ValueError(f"an array of {count} numbers; the limit is {max_elements} (--max-elements)")
+    # only JSON numbers (no "NaN" strings, no booleans): straight to numpy, without first
+    # building a list of floats as large as the array (a transcript's values: 32 bytes a number)
+    items = data if _plain_numbers(data) else _decode_items(data)
+    try:
+        array = np.array(items, dtype=np.float64)
+    except ValueError:
+        raise ValueError("an array whose rows are not all the same length") from None
+    if items is data and np.isinf(array).any():
+        _decode_items(data)  # 1e999 in the JSON: says so (encode() writes "Infinity")
+    return array
 
 
 def _count_items(data: list) -> int:
