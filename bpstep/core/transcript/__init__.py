@@ -35,8 +35,8 @@ from bpstep.core.transcript.model import (FORMAT, VERSION, Action, CachedValue, 
 from bpstep.core.transcript.reader import MAX_BYTES, parse, read
 from bpstep.core.transcript.replay import Replay, StepDifference, open_replay
 from bpstep.core.transcript.render import asciicast, markdown
-from bpstep.core.transcript.writer import TranscriptWriter, header_for
+from bpstep.core.transcript.writer import TranscriptWriter
 
 __all__ = ["FORMAT", "VERSION", "MAX_BYTES", "Action", "CachedValue", "Header", "RecordedStep", "Replay",
-           "StepDifference", "Transcript", "TranscriptWriter", "asciicast", "header_for", "markdown",
+           "StepDifference", "Transcript", "TranscriptWriter", "asciicast", "markdown",
            "open_replay", "parse", "read", "steps_between"]

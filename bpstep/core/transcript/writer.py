@@ -35,15 +35,9 @@ FRAGMENT_CHARS = 16 * 1024
 CACHE_CHARS = 64 * 1024 * 1024
 
 
-def header_for(walk: Walk, scenario_path: str, started: datetime,
-               encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
+def _header_fields(walk: Walk, scenario_path: str, started: datetime, encode=encode) -> dict[str, Any]:
     # only what the header needs: not the whole run --json document, whose gradient check
     # re-runs the forward pass (1.1 s before the first frame at 10,000 stages)
-    return {**_header_fields(walk, scenario_path, started, encode),
-            "cache": [_cached_json(entry, encode) for entry in walk.cache], "stages": _stages(walk)}
-
-
-def _header_fields(walk: Walk, scenario_path: str, started: datetime, encode=encode) -> dict[str, Any]:
     return {
         "type": "header", "format": FORMAT, "version": VERSION, "scenario": scenario_path,
         "sha256": walk.scenario.sha256, "bpstep": __version__,
@@ -61,7 +55,8 @@ def _stages(walk: Walk) -> list[dict[str, Any]]:
 
 
 def _header_text(walk: Walk, scenario_path: str, started: datetime, path: str) -> str:
-    """``_dumps(header_for(...))`` byte for byte, its cache encoded entry by entry: a cache too
+    """The header line: the fields, the forward cache and the stages, its cache encoded entry by
+    entry (as compact JSON, NaN and infinities as strings): a cache too
     large for a transcript bpstep replay reads is refused when that is known, first from its
     count of numbers (at least "0.0," each), else while it is encoded, never all in memory."""
     least = 4 * sum(count(e.value) for e in walk.cache)
@@ -192,8 +187,8 @@ class TranscriptWriter:
     def _write(self, line: str) -> None:
         if self._handle.closed:
             raise ValueError("the transcript is closed")
-        encoded = line.encode("utf-8")
-        data = memoryview(encoded)
+        raw = line.encode("utf-8")
+        data = memoryview(raw)
         try:
             while data:  # unbuffered: the bytes are with the OS when this returns
                 written = self._handle.write(data)
@@ -205,7 +200,7 @@ class TranscriptWriter:
                 pass
             self._handle.close()  # never append after a line cut short
             raise
-        self.size += len(encoded)
+        self.size += len(raw)
 
     @property
     def closed(self) -> bool:
