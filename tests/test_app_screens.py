@@ -184,6 +184,23 @@ async def test_small_terminals_do_not_crash(size):
         assert app.is_running
 
 
+async def test_the_title_follows_a_resize_made_while_a_dialog_is_open():
+    """Below 80 columns the title puts the position first, so that the scenario's title is what
+    gets cut. The title was formatted with the size from before the resize (Textual stores the
+    new size after the app's own handler): resized under the help, it kept the old form."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(100, 24)) as pilot:
+        title = app.query_one("#titlebar")
+        assert str(title.render()).startswith("Staged f(x, y)")
+        for width, start in ((70, "stage 8 of 8"), (100, "Staged f(x, y)")):
+            await pilot.press("question_mark")
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            await pilot.press("escape")
+            await pilot.pause()
+            assert str(title.render()).startswith(start), (width, str(title.render()))
+
+
 async def test_no_color_draws_in_grey_only(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(COMPLEX)

@@ -410,3 +410,23 @@ async def test_a_finding_wraps_by_cells_and_gives_way_on_a_short_terminal():
         await pilot.pause()
         panel = app.query_one(StepPanel)
         assert panel.outer_size.height == 4 and shown_lines(panel)[2].endswith("…")
+
+
+async def test_a_finding_gives_way_when_only_the_height_changes():
+    """A height-only resize left the panel's own width alone, so it kept the lines it took at
+    the old height: a finding wrapped over four lines at 24 rows kept them at 21 (one allowed),
+    and one shown at 21 rows stayed on one line once the terminal was tall again."""
+    app = BpstepApp(load_walk(OVERWRITE))
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(StepPanel)
+        await pilot.press("w")
+        await pilot.pause()
+        tall = panel.outer_size.height
+        assert tall > 4
+        await pilot.resize_terminal(80, 21)
+        await pilot.pause()
+        assert panel.outer_size.height == 4 and shown_lines(panel)[2].endswith("…")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert panel.outer_size.height == tall
+        assert " ".join(line.strip() for line in shown_lines(panel)).endswith("use +=")

@@ -181,11 +181,16 @@ class BpstepApp(App[None]):
         return Content.assemble((title, "bold"), ("  —  ", "dim"), sub_title)
 
     def _show_title(self) -> None:
-        self.query_one("#titlebar", Static).update(self.format_title(self.title, self.sub_title),
+        self.screen_stack[0].query_one("#titlebar", Static).update(self.format_title(self.title, self.sub_title),
                                                    layout=False)  # one line, fixed height
 
     def on_resize(self) -> None:
+        # Textual's App._on_resize stores the new size after this handler: read it next
+        self.call_next(self._resized)
+
+    def _resized(self) -> None:
         self._show_title()  # the narrow form puts the position first
+        self.screen_stack[0].query_one(StepPanel).rewrap()  # a finding's lines depend on the height
 
     def view(self, name: str) -> RowView:
         """One of the four panes: forward, cache, backward, gradients."""

@@ -45,7 +45,12 @@ class StepPanel(Static):
         self.update(Text("\n").join(self.lines), layout=grow)  # a fixed height: no relayout per step
 
     def on_resize(self) -> None:
-        if getattr(self, "_shown", None) and self._shown[2] is not None:  # wrap it to the new width
+        self.rewrap()
+
+    def rewrap(self) -> None:
+        """Wrap a shown finding again: to the panel's new width, or to the lines the terminal's
+        new height allows (a height-only resize leaves the panel's own size alone)."""
+        if getattr(self, "_shown", None) and self._shown[2] is not None:
             self.show(*self._shown)
 
     @property
