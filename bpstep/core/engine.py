@@ -11,10 +11,8 @@ it wrote (and, for ``+=``, its contribution); ``before`` is the previous write's
 from __future__ import annotations
 
 import bisect
-import contextlib
 import contextvars
 import difflib
-import gc
 from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Callable
@@ -22,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from bpstep.core.errors import ScenarioError, reported_at
-from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, fmt_shape, quiet,
+from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, bulk, fmt_shape,
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
@@ -366,23 +364,6 @@ def _upstream(scenario: Scenario, output: str, env: dict[str, Value], rng, limit
     return to_value(value)
 
 
-@contextlib.contextmanager
-def _bulk():
-    """Numpy quiet about inf/nan, and the cyclic garbage collector paused: a run allocates
-    hundreds of thousands of acyclic objects (syntax trees, steps), and collections that
-    traverse them all cost more than the run itself. Afterwards they are frozen out of
-    future collections, since a walk lives as long as the program."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        with quiet():
-            yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.freeze()
-
-
 def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
         backward: list[Statement] | None = None) -> Walk:
     """Evaluate the forward pass, then every backward statement, recording steps.
@@ -391,7 +372,7 @@ def run(scenario: Scenario, limits: Limits = DEFAULT_LIMITS,
     """
     token = _BUDGET.set(Budget(limits))
     try:
-        with _bulk():
+        with bulk():
             return _run(scenario, limits, backward)
     finally:
         _BUDGET.reset(token)

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core.expr import (DEFAULT_LIMITS, Limits, Walker, fmt_shape, qualified_name, quiet, shape_of,
+from bpstep.core.expr import (DEFAULT_LIMITS, Limits, Walker, bulk, fmt_shape, qualified_name, shape_of,
                               to_value)
 from bpstep.core.versions import Timeline, timeline
 
@@ -136,7 +136,7 @@ class _Target:
 def check_walk(walk, h: float = H, max_elements: int = MAX_ELEMENTS, budget: int = BUDGET,
                limits: Limits = DEFAULT_LIMITS) -> CheckReport:
     """Check every gradient of ``walk`` (a :class:`bpstep.core.engine.Walk`)."""
-    with quiet():  # inf and nan are values here: numpy must not print warnings about them
+    with bulk():  # inf and nan are values here (no numpy warnings); the collector paused
         return _check_walk(walk, h, max_elements, budget, limits)
 
 
