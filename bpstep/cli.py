@@ -72,7 +72,10 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 
 def _tui_parser() -> argparse.ArgumentParser:
+    commands = "|".join(COMMANDS)
     parser = argparse.ArgumentParser(prog="bpstep", description=DESCRIPTION, epilog=EPILOG,
+                                     usage=f"%(prog)s [--record FILE] [limits] SCENARIO\n"
+                                           f"       %(prog)s {{{commands}}} ...  (bpstep --help)",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML, format 1)")
     parser.add_argument("--record", metavar="FILE", type=_file_name,
@@ -278,7 +281,8 @@ def _drop_output() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-COMMAND_NAMES = frozenset({"run", "derive", "check", "graph", "transcript", "replay"})  # _command_parsers'
+COMMANDS = ("run", "check", "derive", "graph", "transcript", "replay")  # _command_parsers', as the usage lists them
+COMMAND_NAMES = frozenset(COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

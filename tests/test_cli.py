@@ -221,3 +221,11 @@ def test_a_non_blocking_standard_output_gets_every_byte(bpstep_bin, tmp_path):
     assert proc.wait(timeout=120) == 0 and proc.stderr.read() == b""
     proc.stderr.close()
     assert got == whole
+
+
+def test_the_bare_command_without_arguments_names_the_other_commands(bpstep_bin):
+    """A newcomer typing `bpstep` alone got a usage line with only SCENARIO in it."""
+    proc = run(bpstep_bin)
+    assert proc.returncode == 2 and "SCENARIO" in proc.stderr
+    assert all(name in proc.stderr for name in ("run", "check", "derive", "graph", "transcript", "replay"))
+    assert "--help" in proc.stderr and "Traceback" not in proc.stderr

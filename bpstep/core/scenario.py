@@ -293,8 +293,8 @@ def parse(text: str, path: str = "<scenario>", sha256: str = "", limits: Limits 
 
     version = _scalar(nodes["bpstep"][1])
     if isinstance(version, bool) or version != FORMAT_VERSION:
-        raise _error(nodes["bpstep"][1], f"unknown format version {_describe(version)}; this bpstep "
-                                         f"reads 'bpstep: {FORMAT_VERSION}'")
+        raise _error(nodes["bpstep"][1], f"'bpstep:' is {_describe(version)}, an unknown format "
+                                         f"version; this bpstep reads 'bpstep: {FORMAT_VERSION}'")
     title = _text(nodes["title"][1], "title").strip()
     if not title:
         raise _error(nodes["title"][1], "'title' is empty")
