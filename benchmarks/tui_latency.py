@@ -2,7 +2,10 @@
 (tmux), as ratios against a minimal Textual app (benchmarks/minimal_app.py) measured in the
 same run, and a 10,000-stage scenario against complex.yaml.
 
-    python benchmarks/tui_latency.py [--runs 5] [--keys 30]
+    python benchmarks/tui_latency.py [--runs 5] [--keys 30] [--big 10000]
+
+``--big 100000`` times the large scenario at 100,000 stages instead (with the limits raised
+for it; the issue's targets are for 10,000).
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ def checks_shown(command, ready, shown) -> float:
         pane.close()
 
 
-def step_latency(command, ready, key, keys, back=None, settle=0.0):
+def step_latency(command, ready, key, keys, back=None, settle=0.0, slowest=False):
+    """Median seconds from a key press to the changed screen (``slowest``: and the longest)."""
     pane = Pane(command)
     try:
         pane.start(ready)
@@ -57,7 +61,7 @@ def step_latency(command, ready, key, keys, back=None, settle=0.0):
         times = []
         for i in range(keys):
             times.append(pane.key_latency(back if back and i % 2 else key))
-        return median(times)
+        return (median(times), max(times)) if slowest else median(times)
     finally:
         pane.close()
 
@@ -69,14 +73,17 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=15.0,
                         help="seconds to wait after the first frame before pressing keys: a large "
                              "scenario computes its step marks and checks in the background first")
+    parser.add_argument("--big", type=int, default=10_000, help="stages of the large scenario")
     args = parser.parse_args()
     bpstep = bpstep_bin()
-    big = os.path.join(tempfile.mkdtemp(), "scalar_10000.yaml")
+    big = os.path.join(tempfile.mkdtemp(), f"scalar_{args.big}.yaml")
     with open(big, "w") as out:
-        out.write(scenario_text(10_000))
+        out.write(scenario_text(args.big))
+    raised = ["--max-file-bytes", "1000000000", "--max-statements", "10000000"] if args.big > 10_000 else []
     minimal = [sys.executable, os.path.join(HERE, "minimal_app.py")]
     complex_cmd = [bpstep, os.path.join(ROOT, "scenarios", "complex.yaml")]
-    big_cmd = [bpstep, big]
+    big_cmd = [bpstep, big, *raised]
+    label = f"{args.big:,} stages".ljust(24)
 
     precompile_bpstep()
     frames = first_frames({"minimal": (minimal, "v7"), "complex": (complex_cmd, "step 0 of 12"),
@@ -86,19 +93,19 @@ def main() -> None:
     base_step = step_latency(minimal, "v7", "s", args.keys)
     complex_step = step_latency(complex_cmd, "step 0 of 12", "s", args.keys, back="Up")
     big_step = step_latency(big_cmd, "step 0 of", "s", args.keys, back="Up", settle=args.settle)
-    big_busy = step_latency(big_cmd, "step 0 of", "s", args.keys, back="Up")
+    big_busy, big_busy_max = step_latency(big_cmd, "step 0 of", "s", args.keys, back="Up", slowest=True)
 
     print(f"first frame, median of {args.runs} (seconds):")
     print(f"  minimal app             {base_frame:.3f}")
     print(f"  complex.yaml            {complex_frame:.3f}   ratio {complex_frame / base_frame:.2f} (target <= 1.3)")
-    print(f"  10,000 stages           {big_frame:.3f}   ratio to complex.yaml {big_frame / complex_frame:.2f} (target <= 2)")
+    print(f"  {label}{big_frame:.3f}   ratio to complex.yaml {big_frame / complex_frame:.2f} (target <= 2)")
     print(f"step latency, key press to changed screen, median of {args.keys} (seconds):")
     print(f"  minimal app             {base_step:.4f}")
     print(f"  complex.yaml            {complex_step:.4f}   ratio {complex_step / base_step:.2f} (target <= 1.5)")
-    print(f"  10,000 stages           {big_step:.4f}   ratio to complex.yaml {big_step / complex_step:.2f} (target <= 1.3)")
+    print(f"  {label}{big_step:.4f}   ratio to complex.yaml {big_step / complex_step:.2f} (target <= 1.3)")
     print(f"    ... in its first seconds, while its checks run in the background: {big_busy:.4f}, "
-          f"ratio {big_busy / complex_step:.2f}")
-    print(f"  10,000 stages: its marks and checks shown {big_checks:.2f} s after its first frame")
+          f"ratio {big_busy / complex_step:.2f}; slowest key {big_busy_max:.4f}")
+    print(f"  {args.big:,} stages: its marks and checks shown {big_checks:.2f} s after its first frame")
 
 
 if __name__ == "__main__":
