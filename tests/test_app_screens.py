@@ -201,6 +201,34 @@ async def test_the_title_follows_a_resize_made_while_a_dialog_is_open():
             assert str(title.render()).startswith(start), (width, str(title.render()))
 
 
+@pytest.mark.parametrize("width", [45, 60])
+async def test_nothing_shows_through_after_the_footers_palette_key(width):
+    """A newcomer's run: below about 80 columns the compact Footer's keys, scrolled under its
+    docked palette key, showed through the last column ('^p palettev')."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        bottom = app.screen._compositor.render_strips()[-1].text  # the screen's last line, as drawn
+        assert len(bottom) == width and bottom.endswith("^p palette"), repr(bottom)
+
+
+async def test_a_narrow_gradient_table_keeps_its_check_under_its_heading():
+    """A newcomer's run at 40x12: the heading read 'name value check' over contributions
+    ('ups…'), and the rows' checks were cut off beyond the pane. With no room for the
+    contributions the rows leave them out, as the heading does."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(40, 16)) as pilot:
+        await app.verdicts_computed()
+        await pilot.press("end")
+        await pilot.pause()
+        view = app.view("gradients")
+        lines = [view.render_line(y).text for y in range(view.size.height)]
+        assert lines[0].split() == ["name", "value", "check"]
+        rows = {line.split()[-2]: line for line in lines[1:] if line.strip()}
+        assert rows["2.0596"].split()[-1] == "good" and "dx" in rows["2.0596"], lines
+        assert all(not line.rstrip().endswith("…") and len(line) == len(lines[0]) for line in lines), lines
+
+
 async def test_no_color_draws_in_grey_only(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(COMPLEX)

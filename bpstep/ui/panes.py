@@ -162,14 +162,25 @@ class GradientSource(_Source):
 
     def header(self, width: int) -> Text | None:
         size = self.check_width(width >= 60)
-        room = width - self.name_width - self.value_width - 4 - (size + 1 if size else 0)
-        label = "contributions (stage)" if room >= 21 or not size else "contributions"
-        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", self.value_width),
-                             " " + label)
+        value_width, rest = self.columns(width, size)
+        head = Text.assemble("  ", _cell("name", self.name_width), " ", _cell("value", value_width))
+        if rest:
+            head.append(" ")
+            head.append_text(_cell("contributions (stage)" if rest >= 21 or not size else "contributions", rest))
         if size:
-            head.truncate(max(width - size - 1, 0), pad=True)
             head.append(" " + "check".rjust(size))
         return head
+
+    def columns(self, width: int, check: int) -> tuple[int, int]:
+        """Widths of the value and contributions columns in a row ``width`` wide, with a check
+        column ``check`` wide (0: none). Where the contributions have no room (a narrow
+        terminal) they are left out, and the value takes what is left, so that the check
+        column stays under its heading."""
+        fixed = 2 + self.name_width + 1 + (check + 1 if check else 0)  # marks, name, its space, check
+        rest = width - fixed - self.value_width - 1
+        if rest >= 1:
+            return self.value_width, rest
+        return max(width - fixed, 1), 0
 
     def render(self, row: int, marks: frozenset[str], width: int) -> Text:
         name = self.index.names[row]
@@ -180,10 +191,12 @@ class GradientSource(_Source):
         second = "!" if discarded else "*" if "changed" in marks else " "
         local = not self.walk.is_gradient(name) and name != self.walk.upstream_name
         name_cell = _cell(name, self.name_width, self.key_style(marks, self.style_of("local") if local else ""))
+        check = self.check_cell(name, width)
+        value_width, rest = self.columns(width, check.cell_len if check is not None else 0)
         if value is None:
-            value_cell = _cell("—", self.value_width, self.style_of("comment"))
+            value_cell = _cell("—", value_width, self.style_of("comment"))
         else:
-            value_cell = _cell(brief(value), self.value_width)
+            value_cell = _cell(brief(value), value_width)
         parts = Text()
         if len(contributions) == 1 and value is not None:  # the value itself: say where from
             c = contributions[0]
@@ -200,12 +213,10 @@ class GradientSource(_Source):
             parts.append_text(piece)
         if local and value is not None:
             parts.append("  local", self.style_of("comment"))
-        rest = width - self.name_width - self.value_width - 4
-        check = self.check_cell(name, width)
-        if check is not None:
-            rest -= check.cell_len + 1
-        line = Text.assemble((first + second, self.style_of("glyph")), name_cell, " ", value_cell, " ",
-                             _cell(parts, rest))
+        line = Text.assemble((first + second, self.style_of("glyph")), name_cell, " ", value_cell)
+        if rest:
+            line.append(" ")
+            line.append_text(_cell(parts, rest))
         if check is not None:
             line.append(" ")
             line.append_text(check)
