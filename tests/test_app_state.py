@@ -6,6 +6,9 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
+import pytest
+
 from app_support import COMPLEX, MATMUL, complex_contributions, close
 from bpstep.core.engine import load_walk, run_text
 from bpstep.ui.detail import MAX_ELEMENTS, gradient_detail, matrix
@@ -80,6 +83,19 @@ def test_gradient_detail_spells_out_the_accumulation():
     assert close(after, REF["dx stage 4"] + REF["dx stage 3"] + REF["dx stage 2"])
     assert "from stage 4, step 7 (=):" in lines and "from stage 2, step 10 (+=):" in lines
     assert gradient_detail(walk, "dy", 3)[1] == "dy has no value yet at step 3."
+
+
+def test_the_detail_gives_each_value_to_its_last_digit():
+    """A newcomer's run: Enter promised the full value and showed the table's five digits
+    (2.0596), which cannot be checked against a hand calculation."""
+    walk = load_walk(COMPLEX)
+    lines = gradient_detail(walk, "dx", 12)[1].split("\n")
+    exact = REF["dx stage 4"] + REF["dx stage 3"] + REF["dx stage 2"]
+    assert float(lines[1]) == pytest.approx(exact, rel=1e-13, abs=0) and len(lines[1].strip()) > 12
+    rows = matrix(load_walk(MATMUL).cache_value("W"))
+    drawn = np.random.RandomState(0).randn(5, 10)  # matmul.yaml: seed 0, W drawn first
+    assert [float(x) for x in rows[0].split()] == list(drawn[0])
+    assert matrix(np.array([3.0, np.nan, -np.inf, 0.1]))[0].split() == ["3", "nan", "-inf", "0.1"]
 
 
 def test_huge_arrays_are_cut_in_the_detail():

@@ -159,12 +159,21 @@ def shape_text(value: Any) -> str:
     return fmt_shape(np.shape(value)) if np.ndim(value) else "scalar"
 
 
+def exact(x: float) -> str:
+    """A scalar to its last digit: the shortest text that reads back as the same float64
+    (0.017986209962091562, not 0.01799), so that it can be compared with a hand calculation."""
+    x = float(x)
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)  # 'nan', 'inf' and '-inf' too
+
+
 def full(value: Any) -> list[str]:
-    """Every element, one row a line (for a detail view of a matrix)."""
+    """Every element, each to its last digit (:func:`exact`), one row a line (the detail view)."""
     if not isinstance(value, np.ndarray) or value.ndim == 0:
-        return [number(value)]
+        return [exact(value)]
     rows = value.reshape(1, -1) if value.ndim == 1 else value.reshape(value.shape[0], -1)
-    cells = [[number(v) for v in row] for row in rows]
+    cells = [[exact(v) for v in row] for row in rows]
     width = max(len(c) for row in cells for c in row)
     return [" ".join(c.rjust(width) for c in row) for row in cells]
 

@@ -68,7 +68,7 @@ toggle circuit, toggle each panel (forward code, forward cache, backward code, g
 panel), start/stop recording, theme, screenshot, about, help, quit; in a replay, its
 next/previous action, play/pause, faster, slower."""
 
-ROW_KEYS = {"enter": "on a row: its full value, or run to it (code panels)",
+ROW_KEYS = {"enter": "on a row: its value to the last digit, or run to it (code panels)",
             "j": "move the row cursor down", "k": "move the row cursor up"}
 
 
