@@ -159,6 +159,32 @@ def test_missing_contribution():
     assert result.exit_code == 1
 
 
+REBOUND_INPUT = """\
+bpstep: 1
+title: a re-bound input whose own gradient is never written
+inputs:
+  x: 2.0
+forward: |
+  x = x * x
+  x = x * 3
+backward: |
+  dx_2 = 3 * dx
+"""
+
+
+def test_a_missing_gradient_of_a_re_bound_input_is_a_mistake(tmp_path):
+    """A bad-input hunt: check said RIGHT (exit 0) here. The input is x#1 and its gradient dx_1
+    (dx is the output's); the inputs were looked for as dx."""
+    path = tmp_path / "rebound.yaml"
+    path.write_text(REBOUND_INPUT)
+    result = checked(path)
+    first = result.first
+    assert result.exit_code == 1 and first is not None
+    assert (first.kind, first.stage, first.gradient) == (MISSING, 1, "dx_1")
+    assert first.expected == pytest.approx(2 * 2.0 * 3, rel=1e-12)  # d(3 x^2)/dx at x = 2
+    assert [g.name for g in result.gradients][:1] == ["dx_1"]
+
+
 def test_wrong_shape_with_the_dimension_analysis():
     path = BUGGY / "matmul_shape.yaml"
     result = checked(path)

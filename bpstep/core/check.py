@@ -68,7 +68,7 @@ def check(walk: Walk, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
     reference = verification.reference
     final = walk.gradients_at(walk.total)
     expected = reference.gradients_at(reference.total) if reference is not None else {}
-    names = dict.fromkeys("d" + e.name for e in walk.cache if e.stage is None)  # inputs first
+    names = dict.fromkeys("d" + walk.value_name(e) for e in walk.cache if e.stage is None)  # inputs first
     names.update(dict.fromkeys(s.target for s in walk.steps if walk.gradient_label(s.target)))
     inputs = _inputs(walk)  # once: per gradient, it was quadratic (seconds at 10,000 stages)
     out = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import contextvars
 import difflib
+import functools
 from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Callable
@@ -145,6 +146,15 @@ class Walk:
         if found:
             return f"{found[0]}#{found[1]}"
         return name[1:] if self.is_gradient(name) else None
+
+    def value_name(self, entry: CacheEntry) -> str:
+        """The name the backward pass gives a cached value: ``c`` for the last version of
+        ``c``, ``c_1`` for an earlier one (the gradient of a re-bound input is ``dc_1``)."""
+        return self._alias_of.get((entry.name, entry.version), entry.name)
+
+    @functools.cached_property
+    def _alias_of(self) -> dict[tuple[str, int], str]:
+        return {key: alias for alias, key in self.aliases.items()}
 
     def step(self, position: int) -> Step | None:
         """The step applied last at ``position`` (None at 0)."""
