@@ -600,6 +600,8 @@ class Walker:
             if axis is not None and not -max(ndim, 1) <= axis < max(ndim, 1):
                 raise self._error(node, f"axis {axis} is out of range for a value of shape "
                                         f"{fmt_shape(shape_of(args[0]))}")
+            if ndim == 0:  # a scalar's one axis is itself: numpy's sum takes axis=0 here, its mean does not
+                kwargs["axis"] = None
             return impl(args[0], **kwargs)
         return impl(args[0])
 
