@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Callable
 
-from bpstep.cli import _limit_flags, limits_from
+from bpstep.cli import _file_name, _limit_flags, limits_from
 from bpstep.core.errors import ScenarioError
 
 SCENARIO_HELP = ("the scenario to compare with (default: the header's path, relative to the "
@@ -20,7 +20,7 @@ def transcript_commands() -> dict[str, tuple[argparse.ArgumentParser, Callable[[
     render.add_argument("file", metavar="FILE", help="a transcript (JSON Lines)")
     # dest is not "scenario": cli.main names errors after args.scenario when it exists
     render.add_argument("--scenario", dest="scenario_file", metavar="PATH", help=SCENARIO_HELP)
-    render.add_argument("--asciicast", metavar="OUT.cast",
+    render.add_argument("--asciicast", metavar="OUT.cast", type=_file_name,
                         help="write an asciinema asciicast v2 recording instead of printing Markdown")
     _limit_flags(render)
 
@@ -60,6 +60,7 @@ def cmd_transcript(args: argparse.Namespace) -> int:
     from bpstep.core.transcript import open_replay
     from bpstep.core.transcript import read
     from bpstep.core.transcript import asciicast, markdown
+    from bpstep.core.transcript.replay import candidates
 
     from bpstep.cli import is_input
 
@@ -67,6 +68,9 @@ def cmd_transcript(args: argparse.Namespace) -> int:
         raise ScenarioError(f"{args.asciicast} is a file being read: give --asciicast another file name",
                             path=args.asciicast)
     record = read(args.file, limits_from(args).max_elements)
+    if args.asciicast is not None and is_input(args.asciicast, *candidates(record)):  # the header's scenario
+        raise ScenarioError(f"{args.asciicast} is the scenario of this session: give --asciicast another "
+                            "file name", path=args.asciicast)
     replay, notes = None, []
     try:
         replay = open_replay(record, args.scenario_file, limits_from(args))

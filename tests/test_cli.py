@@ -1,6 +1,7 @@
 """The installed command, through a subprocess, as users and scripts meet it."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -164,8 +165,6 @@ def test_outputs_never_overwrite_what_is_read(bpstep_bin, scenario_dir, tmp_path
     """A bad-input hunt: --record onto the scenario replaced it with a transcript header, and so
     did graph -o; --asciicast onto the transcript replaced the session. An existing --record file
     (an earlier session) is refused as the palette's Start recording refuses it."""
-    import shutil
-
     scenario = tmp_path / "c.yaml"
     shutil.copy(scenario_dir / "complex.yaml", scenario)
     original = scenario.read_bytes()
@@ -193,6 +192,26 @@ def test_asciicast_never_overwrites_the_transcript(bpstep_bin, scenario_dir, tmp
     proc = run(bpstep_bin, "transcript", str(path), "--asciicast", str(path))
     assert proc.returncode == 2 and "is a file being read" in proc.stderr and proc.stderr.count("\n") == 1
     assert path.read_bytes() == kept
+
+
+def test_asciicast_never_overwrites_the_scenario_the_header_names(bpstep_bin, scenario_dir, tmp_path):
+    """A bad-input hunt: without --scenario, the scenario found through the transcript's header
+    was not checked, and `--asciicast complex.yaml` replaced it with the recording."""
+    from bpstep.core.engine import load_walk
+    from bpstep.core.transcript import TranscriptWriter
+
+    scenario = tmp_path / "complex.yaml"
+    shutil.copy(scenario_dir / "complex.yaml", scenario)
+    kept = scenario.read_bytes()
+    path = tmp_path / "s.jsonl"
+    writer = TranscriptWriter.open(str(path), load_walk(str(scenario)))
+    writer.record("end", 0, 12)
+    writer.close()
+    proc = run(bpstep_bin, "transcript", str(path), "--asciicast", str(scenario))
+    assert proc.returncode == 2 and "is the scenario of this session" in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and scenario.read_bytes() == kept
+    proc = run(bpstep_bin, "transcript", str(path), "--asciicast", "")  # was '<scenario>:1:1: error: ...'
+    assert proc.returncode == 2 and "--asciicast: a file name is needed" in proc.stderr, proc.stderr
 
 
 def test_a_non_blocking_standard_output_gets_every_byte(bpstep_bin, tmp_path):
