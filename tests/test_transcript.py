@@ -245,6 +245,18 @@ def test_wrong_types(tmp_path, walk):
     assert error.line == 2 and '"action"' in error.message
 
 
+def test_control_characters_in_its_strings_are_refused(tmp_path, walk):
+    """A bad-input hunt: a hand-edited title or code holding an escape sequence reached the
+    terminal (and the Markdown and asciicast) as it was: it retitled and cleared the terminal."""
+    lines = _good(tmp_path, walk)
+    bad = _edit(lines[0], lambda o: o.update(title="\x1b]0;pwned\x07\x1b[2J"))
+    error = _error(tmp_path, "\n".join([bad] + lines[1:]) + "\n")
+    assert error.line == 1 and error.col == bad.index('"title"') + 1 and "U+001B" in error.message
+    bad = _edit(lines[4], lambda o: o["steps"][0].update(code="dnum = invden \u202e"))
+    error = _error(tmp_path, "\n".join(lines[:4] + [bad]) + "\n")
+    assert error.line == 5 and "U+202E" in error.message and "step 1" in error.message
+
+
 def test_bad_value_inside_a_step_points_at_that_step(tmp_path, walk):
     lines = _good(tmp_path, walk)
     bad = _edit(lines[4], lambda o: o["steps"][2].update(contribution="lots"))  # action "end", step 3 of it

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import yaml
 
 from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, fmt_shape, to_value
-from bpstep.core.source import CodeBlock
+from bpstep.core.source import UNPRINTABLE, CodeBlock
 
 FORMAT_VERSION = 1
 KEYS = ("bpstep", "title", "about", "seed", "inputs", "forward", "output", "upstream", "backward")
@@ -154,11 +155,20 @@ def _scalar(node: yaml.Node) -> Any:
     return _CONSTRUCTOR.construct_object(node)
 
 
-def _text(node: yaml.Node, key: str) -> str:
+def _text(node: yaml.Node, key: str, printable: bool = True) -> str:
+    """A text value (``printable``: refused if it holds a control character, at the node)."""
     value = _scalar(node)
     if not isinstance(value, str):
         raise _error(node, f"'{key}' must be text, not {_describe(value)}")
+    found = UNPRINTABLE.search(value) if printable else None
+    if found:  # a quoted scalar's escapes ("\e[2J") get past YAML's own check of the file
+        raise _error(node, _unprintable(key, found))
     return value
+
+
+def _unprintable(key: str, found: re.Match) -> str:
+    return f"'{key}' holds the control character U+{ord(found.group()):04X}; a scenario's text must be printable"
+
 
 
 def _describe(value: Any) -> str:
@@ -178,7 +188,16 @@ def _describe(value: Any) -> str:
 
 def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
     """The code in a scalar node, with each line's position in the file."""
-    text = _text(node, key)
+    block = _code_block(node, key, raw_lines)
+    found = UNPRINTABLE.search(block.text)
+    if found:  # where it is: a bidirectional override hides in a comment of a long block
+        lineno = block.text.count("\n", 0, found.start()) + 1
+        raise block.error(_unprintable(key, found), lineno, found.start() - (block.text.rfind("\n", 0, found.start()) + 1))
+    return block
+
+
+def _code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
+    text = _text(node, key, printable=False)
     line, col = _mark(node)
     if node.style == ">":
         raise _error(node, f"'{key}' is code: write it as a literal block ('{key}: |'), "

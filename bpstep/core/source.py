@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
 from bpstep.core.errors import ScenarioError
 
 MAX_LINE_LENGTH = 10_000
+
+# Control characters other than newline and tab, refused in a scenario's text and a
+# transcript's strings: they would reach the terminal, the SVG and Markdown as they are (an
+# escape sequence retitles or clears the terminal); and the bidirectional overrides that make
+# code read differently from what runs ("Trojan Source").
+UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)

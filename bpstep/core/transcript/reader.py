@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from bpstep import __version__
 from bpstep.core.errors import ScenarioError
 from bpstep.core.limits import DEFAULT_LIMITS
+from bpstep.core.source import UNPRINTABLE
 from bpstep.core.transcript.model import (FORMAT, VERSION, Action, CachedValue, Header, RecordedStep,
                                           Transcript, move_of, steps_between)
 from bpstep.core.values import decode
@@ -180,6 +181,11 @@ def _get(obj: dict, key: str, kinds: tuple[type, ...], what: str, within: _In | 
     value = obj[key]
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise _Bad(f"\"{key}\" must be {what}, not {_kind(value)}", key, within)
+    if type(value) is str:
+        found = UNPRINTABLE.search(value)
+        if found:  # it would reach the terminal or the Markdown as it is
+            raise _Bad(f"\"{key}\" holds the control character U+{ord(found.group()):04X}; bpstep writes none",
+                       key, within)
     return value
 
 
