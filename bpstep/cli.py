@@ -10,6 +10,7 @@ import argparse
 import os
 import select
 import sys
+import warnings
 from typing import Callable, Iterable
 
 from bpstep import __version__
@@ -287,6 +288,9 @@ COMMAND_NAMES = frozenset(COMMANDS)
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # numpy's own warnings (np.mean of an empty slice) would be lines on stderr, or drawn over
+    # the debugger's screen: inf and nan are values here, flagged where they are shown
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module="numpy")
     args = None
     try:
         if argv and argv[0] in COMMAND_NAMES:  # the bare command does not build the others' parsers

@@ -248,3 +248,28 @@ def test_the_bare_command_without_arguments_names_the_other_commands(bpstep_bin)
     assert proc.returncode == 2 and "SCENARIO" in proc.stderr
     assert all(name in proc.stderr for name in ("run", "check", "derive", "graph", "transcript", "replay"))
     assert "--help" in proc.stderr and "Traceback" not in proc.stderr
+
+
+EMPTY_SLICE = """\
+bpstep: 1
+title: an empty input
+seed: 0
+inputs: |
+  x = np.random.randn(0, 3)
+forward: |
+  m = x.mean(axis=0)
+  y = np.sum(m)
+"""
+
+
+@pytest.mark.parametrize("command", [["run"], ["run", "--json"], ["check"], ["check", "--json"]])
+def test_numpys_own_warnings_stay_off_stderr(bpstep_bin, tmp_path, command):
+    """A bad-input hunt: the mean over an empty axis printed numpy's 'RuntimeWarning: Mean of
+    empty slice' (twice, with its source line) on stderr, on exit 0; and an input with no
+    elements was 'skipped' because 'the check's budget of forward passes is used up'."""
+    path = tmp_path / "empty.yaml"
+    path.write_text(EMPTY_SLICE)
+    proc = run(bpstep_bin, *command, str(path))
+    assert proc.stderr == "" and proc.returncode in (0, 1), proc.stderr
+    if command == ["run"]:
+        assert "dx: x has no elements to check" in proc.stdout

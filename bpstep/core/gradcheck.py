@@ -200,6 +200,8 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     per_element = 2 * replay.cost_after(target.index)
     affordable = budget // per_element if per_element else size
     count = min(size, max_elements, affordable)
+    if size == 0:
+        return result("skipped", None, note=f"{target.label} has no elements to check"), 0
     if count <= 0:
         return result("skipped", None, note="the check's budget of forward passes is used up"), 0
     picks = np.arange(size)
