@@ -140,6 +140,23 @@ def test_arrays_and_non_finite_values_round_trip(tmp_path):
         assert (back is None) if value is None else np.array_equal(back, value, equal_nan=True)
 
 
+def test_empty_arrays_keep_their_shape_and_are_not_changed_steps(tmp_path):
+    """A bad-input hunt: JSON's [] cannot say which empty shape, so an input of shape (0, 3)
+    came back as (0,) and every step writing an empty gradient was flagged as changed."""
+    from bpstep.core.transcript import open_replay
+
+    scenario = tmp_path / "empty.yaml"
+    scenario.write_text("bpstep: 1\ntitle: empty\nseed: 0\ninputs: |\n  x = np.random.randn(0, 3)\n"
+                        "forward: |\n  m = x.mean(axis=0)\n  y = np.sum(m)\n")
+    walk = load_walk(str(scenario))
+    path = tmp_path / "e.jsonl"
+    record(path, walk, ["end"])
+    transcript = read(str(path))
+    assert transcript.header.cache[0].value.shape == (0, 3)
+    replay = open_replay(transcript)
+    assert replay.differences == {} and replay.warnings == ()
+
+
 def test_writer_refuses_positions_outside_the_walk_and_writes_nothing(tmp_path, walk):
     path = tmp_path / "s.jsonl"
     with TranscriptWriter.open(str(path), walk, started=STARTED) as writer:

@@ -10,6 +10,8 @@ import re
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from bpstep import __version__
 from bpstep.core.errors import ScenarioError
 from bpstep.core.limits import DEFAULT_LIMITS
@@ -256,8 +258,14 @@ def _header(obj: dict) -> Header:
 
 def _cached(entry: dict, within: _In) -> CachedValue:
     stage = _get(entry, "stage", (int, type(None)), "a stage number or null", within)
+    value = _value(entry, "value", within)
+    if np.size(value) == 0:  # JSON's [] cannot say which empty shape: the entry's "shape" does
+        shape = entry.get("shape")
+        if (isinstance(shape, list) and 1 <= len(shape) <= 16 and 0 in shape
+                and all(type(n) is int and 0 <= n <= 1 << 40 for n in shape)):
+            value = np.zeros(shape)
     return CachedValue(_get(entry, "name", (str,), "a name", within), _int(entry, "version", within, 1), stage,
-                       _int(entry, "line", within, 1), _value(entry, "value", within),
+                       _int(entry, "line", within, 1), value,
                        _get(entry, "code", (str,), "a statement", within, optional=True) or "")
 
 
