@@ -288,7 +288,7 @@ class Walker:
 
     # -- helpers --------------------------------------------------------------------------
     def _error(self, node: ast.AST, message: str) -> ScenarioError:
-        return self.block.error(message, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+        return self.block.node_error(message, node)
 
     def _refuse(self, node: ast.AST, what: str) -> ScenarioError:
         return self._error(node, f"{what} is not allowed in bpstep expressions; allowed: {ALLOWED}")

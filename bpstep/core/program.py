@@ -51,7 +51,7 @@ class Statement:
     def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
         if node is None:
             return ScenarioError(message, self.line, self.col)
-        return self.block.error(message, node.lineno, node.col_offset)
+        return self.block.node_error(message, node)
 
     def with_stage(self, stage: int) -> "Statement":
         if stage == self.stage:
@@ -123,33 +123,27 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     for node in body:
         if isinstance(node, ast.Assign):
             if len(node.targets) != 1:
-                raise block.error("assign one name per statement (a = b = ... is not allowed)",
-                                  node.lineno, node.col_offset)
+                raise block.node_error("assign one name per statement (a = b = ... is not allowed)", node)
             target_node, op = node.targets[0], "="
         elif isinstance(node, ast.AugAssign):
             if not isinstance(node.op, ast.Add):
-                raise block.error("the only augmented assignment is += (gradients add up at forks)",
-                                  node.lineno, node.col_offset)
+                raise block.node_error("the only augmented assignment is += (gradients add up at forks)", node)
             target_node, op = node.target, "+="
         elif isinstance(node, ast.AnnAssign):
-            raise block.error("annotated assignments are not allowed; write name = expression",
-                              node.lineno, node.col_offset)
+            raise block.node_error("annotated assignments are not allowed; write name = expression", node)
         elif isinstance(node, ast.Expr):
-            raise block.error("a statement here must assign a name (name = expression)",
-                              node.lineno, node.col_offset)
+            raise block.node_error("a statement here must assign a name (name = expression)", node)
         else:
             word = _STATEMENT_WORDS.get(type(node), type(node).__name__)
-            raise block.error(f"'{word}' statements are not allowed; a scenario's code is "
-                              "assignments only (name = expression, name += expression)",
-                              node.lineno, node.col_offset)
+            raise block.node_error(f"'{word}' statements are not allowed; a scenario's code is "
+                                   "assignments only (name = expression, name += expression)", node)
         if not isinstance(target_node, ast.Name):
             what = "parts of a value (x[0] = ...)" if isinstance(target_node, ast.Subscript) else \
                 "several names at once" if isinstance(target_node, (ast.Tuple, ast.List)) else \
                 "attributes" if isinstance(target_node, ast.Attribute) else "that"
-            raise block.error(f"assign whole names, not {what}", target_node.lineno, target_node.col_offset)
+            raise block.node_error(f"assign whole names, not {what}", target_node)
         if target_node.id in RESERVED_NAMES:
-            raise block.error(f"'{target_node.id}' is a reserved name; choose another",
-                              target_node.lineno, target_node.col_offset)
+            raise block.node_error(f"'{target_node.id}' is a reserved name; choose another", target_node)
         statements.append(_statement(block, node, target_node.id, op, node.value, lines, comments,
                                      len(statements) + 1 if stages == "forward" else 0, stages == "marker"))
     return statements
@@ -172,15 +166,16 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
             found = MARKER.findall(comment)
             if found:
                 marker = int(found[-1])
+    text = lines[first - 1]
+    offset = node.col_offset if text.isascii() else block.char_offset(first, node.col_offset)
     origins = block.origins
     if 1 <= first <= len(origins):  # block.position, inline: once per statement
         line, col = origins[first - 1]
-        col += node.col_offset
+        col += offset
     else:
-        line, col = block.position(first, node.col_offset)
+        line, col = block.position(first, offset)
     if marker is not None and not 1 <= marker <= MAX_STAGE:
         raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
-    text = lines[first - 1]
     if first == end and text.isascii():  # the common case: columns are character offsets
         code = text[node.col_offset:node.end_col_offset]
         source = text.strip()

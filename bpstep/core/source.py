@@ -47,6 +47,19 @@ class CodeBlock:
         line, col = self.position(lineno, col_offset)
         return ScenarioError(message, line, col)
 
+    def node_error(self, message: str, node) -> ScenarioError:
+        """An error at a syntax tree node (a node without a position: the block's start)."""
+        lineno = getattr(node, "lineno", 1)
+        return self.error(message, lineno, self.char_offset(lineno, getattr(node, "col_offset", 0)))
+
+    def char_offset(self, lineno: int, byte_offset: int) -> int:
+        """The character offset of an ast column, which counts UTF-8 bytes: on a line with
+        ``α``, ``q`` in ``δ = α * α * q`` is at character 12, byte 14."""
+        lines = self.split_lines
+        if 1 <= lineno <= len(lines) and not lines[lineno - 1].isascii():
+            return len(lines[lineno - 1].encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
+        return byte_offset
+
     def lines(self) -> list[str]:
         return self.text.split("\n")
 
