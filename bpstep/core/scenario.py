@@ -211,6 +211,11 @@ def _code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
                 break
         count = text.count("\n") + 1
         return CodeBlock(key, text, tuple((first + i, indent + 1) for i in range(count)))
+    if "\n" in text or node.end_mark.line > node.start_mark.line:
+        # a quoted or plain scalar joins or escapes its lines: no line of the code would have a
+        # position in the file to report an error at
+        raise _error(node, f"'{key}' is code over several lines: write it as a literal block "
+                           f"('{key}: |' and the code indented below it)")
     if node.style in ("'", '"'):
         col += 1
     return CodeBlock.at(key, text, line, col)
