@@ -27,7 +27,7 @@ from bpstep.core.expr import DEFAULT_LIMITS, Limits, Walker, names_read, quiet, 
 from bpstep.core.program import Statement, node_source, parse_block
 from bpstep.core.codetext import atom, unbroadcast
 from bpstep.core.rules import RULES, Op, classify, vjp
-from bpstep.core.source import CodeBlock
+from bpstep.core.source import MAX_LINE_LENGTH, CodeBlock
 from bpstep.core.versions import Timeline, aliases, timeline
 
 MARKER_COLUMN = 52  # derived statements are padded so that their #(n) markers line up
@@ -84,6 +84,11 @@ def derive_backward(forward: Iterable[Statement], cache: Iterable[Any], output: 
         for leaf, code in stage.contributions():
             name = stage.gradient_name(*leaf)
             codes.append(f"{name} {'+=' if name in written else '='} {code}")
+            if len(codes[-1]) > MAX_LINE_LENGTH:  # nested calls: the derived code grows with their square
+                raise statement.error(f"bpstep cannot derive this stage: its contribution to {name} would "
+                                      f"be a line of {len(codes[-1])} characters, over the limit of "
+                                      f"{MAX_LINE_LENGTH}; split the expression into stages (or write the "
+                                      "backward: block yourself)")
             written.add(name)
             reached.add(leaf)
             gradients[name] = leaf
