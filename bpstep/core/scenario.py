@@ -9,6 +9,7 @@ blocks included (a line inside a ``|`` block maps back to its line in the file).
 from __future__ import annotations
 
 import hashlib
+import keyword
 import os
 import re
 from dataclasses import dataclass
@@ -267,6 +268,8 @@ def _inputs(node: yaml.Node, raw_lines: list[str], limits: Limits) -> tuple[Inpu
         name = _scalar(key_node)
         if not isinstance(name, str) or not name.isidentifier():
             raise _error(key_node, f"input name {_describe(name)} is not a valid name")
+        if keyword.iskeyword(name):  # no expression could read it
+            raise _error(key_node, f"input name '{name}' is a Python keyword; choose another")
         if name in seen:
             raise _error(key_node, f"input '{name}' is given twice")
         seen.add(name)
