@@ -206,10 +206,10 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from bpstep.core.check import load_check
-    from bpstep.core.check_report import json_text, text_report
+    from bpstep.core.check_report import json_chunks, text_report
 
     result = load_check(args.scenario, limits_from(args))
-    emit([json_text(result) if args.json else text_report(result)])
+    emit(json_chunks(result) if args.json else [text_report(result)])
     return result.exit_code
 
 

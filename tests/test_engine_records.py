@@ -98,6 +98,25 @@ def test_run_json_holds_one_piece_at_a_time_not_the_document(monkeypatch):
     assert peak < written / 6, (peak, written)  # a piece in flight: about 1.2 MB
 
 
+def test_run_json_writes_a_large_array_in_pieces_too(monkeypatch):
+    """A bad-input hunt: a piece was at least one step, so one step on 2000x2000 arrays was a
+    process of 1.3 GB for 658 MB of JSON. An array larger than a piece is written in rows."""
+    import tracemalloc
+
+    monkeypatch.setattr(report, "CHUNK_NUMBERS", 4_000)
+    walk = run_text("bpstep: 1\ntitle: big\nseed: 1\ninputs: |\n  x = np.random.randn(400, 400)\n"
+                    "forward: |\n  y = x * x\nbackward: |\n  dx = 2 * x * dy\n")
+    tracemalloc.start()
+    try:
+        pieces = json_chunks(walk, check=False)
+        written = sum(len(piece) for piece in pieces)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert written > 20_000_000  # 160,000 numbers in each of x, y (twice), dy, the step, dx
+    assert peak < written / 20, (peak, written)
+
+
 def test_json_with_non_finite_numbers_falls_back_to_strings():
     walk = run_text("bpstep: 1\ntitle: t\ninputs: {x: 0.0}\nforward: |\n  y = 1.0 / x\n  z = y * x\n"
                     "backward: |\n  dy = x * dz\n  dx = y * dz\n")

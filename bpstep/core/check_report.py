@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from bpstep.core.check import CheckResult, FinalGradient
 from bpstep.core.findings import FAILING, LOCAL, MISNAMED, OK, UNCHECKED, Finding, StepMark
+from bpstep.core.report import pieces_of
 from bpstep.core.values import brief, encode
 
 MARK_TEXT = {OK: "ok", LOCAL: "local", UNCHECKED: "unchecked", MISNAMED: "misnamed?"}
@@ -115,7 +115,7 @@ def _gradient_rows(gradients: tuple[FinalGradient, ...]) -> list[str]:
 
 # -- JSON ---------------------------------------------------------------------------------------
 
-def finding_json(finding: Finding) -> dict[str, Any]:
+def finding_json(finding: Finding, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     return {
         "kind": finding.kind, "failed": finding.failed, "stage": finding.stage, "line": finding.line,
         "code": finding.code, "step": finding.step, "position": finding.position,
@@ -127,7 +127,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-def json_report(result: CheckResult) -> dict[str, Any]:
+def json_report(result: CheckResult, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     walk, verification = result.walk, result.verification
     first = verification.first
     return {
@@ -138,8 +138,8 @@ def json_report(result: CheckResult) -> dict[str, Any]:
         "summary": summary(result),
         "derived_reference": verification.reference is not None,
         "note": verification.note,
-        "first": finding_json(first) if first is not None else None,
-        "findings": [finding_json(f) for f in verification.findings],
+        "first": finding_json(first, encode) if first is not None else None,
+        "findings": [finding_json(f, encode) for f in verification.findings],
         "steps": [{"index": s.index, "stage": s.stage, "line": s.line, "code": s.code, "target": s.target,
                    "mark": m.mark, "matches_reference": m.matches_reference, "finding": m.finding}
                   for s, m in zip(walk.steps, verification.marks)],
@@ -153,5 +153,8 @@ def json_report(result: CheckResult) -> dict[str, Any]:
     }
 
 
-def json_text(result: CheckResult) -> str:
-    return json.dumps(json_report(result), allow_nan=False) + "\n"
+def json_chunks(result: CheckResult) -> Iterator[str]:
+    """``check --json``'s document (:func:`json_report`, byte for byte what ``json.dumps`` gives
+    for it), its large arrays written in pieces (a 2000x2000 gradient: 829 MB as one string)."""
+    yield from pieces_of(lambda enc: json_report(result, enc))
+    yield "\n"

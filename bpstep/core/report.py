@@ -138,7 +138,7 @@ def as_plain(value: Any) -> Any:
     return value.tolist() if type(value) is np.ndarray else value
 
 
-def check_json(report: CheckReport) -> dict[str, Any]:
+def check_json(report: CheckReport, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
     return {
         name: {"of": r.of, "relative_error": encode(r.relative_error), "verdict": r.verdict,
                "written": r.written, "checked": r.checked, "elements": r.elements,
@@ -198,13 +198,14 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
     final = walk.final_state()
     forward = {entry.name: entry for entry in walk.cache}  # a re-bound name: its last value, first place
     yield "{"
-    yield from _members([("title", walk.scenario.title), ("scenario", walk.scenario.path), ("output", walk.output)])
+    yield from pieces_of(lambda enc: {"title": walk.scenario.title, "scenario": walk.scenario.path,
+                                      "output": walk.output}, strip=True)
     yield ', "forward": '
     yield from _pieces(list(forward.items()), lambda item, enc: enc(item[1].value), lambda item: item[1].value, "{}")
     yield ', "cache": '
     yield from _pieces(walk.cache, lambda entry, enc: cache_entry_json(entry, enc), lambda entry: entry.value, "[]")
     yield ", "
-    yield from _members([("upstream", walk.upstream)], values=True)
+    yield from pieces_of(lambda enc: {"upstream": enc(walk.upstream)}, strip=True)
     yield ', "steps": '
     yield from _pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]")
     for key, gradients in (("gradients", True), ("locals", False)):
@@ -212,35 +213,96 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
         yield f', "{key}": '
         yield from _pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}")
     yield ", "
-    yield from _members([("hints", list(walk.hints)), ("derived", walk.derived),
-                         ("check", check_json(report) if report is not None else None)])
+    yield from pieces_of(lambda enc: {"hints": list(walk.hints), "derived": walk.derived,
+                                      "check": check_json(report, enc) if report is not None else None}, strip=True)
     yield "}\n"
-
-
-def _members(items: list[tuple[str, Any]], values: bool = False) -> Iterator[str]:
-    """``"key": value, ...`` of a few small members (``values``: encode them as values)."""
-    yield encoded(lambda enc: {key: enc(value) if values else value for key, value in items})[1:-1]
 
 
 def _pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], numbers: Callable[[Any], Any],
             brackets: str) -> Iterator[str]:
     """A JSON list (``brackets`` "[]") of ``build(item, encode)``, or an object ("{}") of
     ``key: build((key, value), encode)`` items, in pieces of about CHUNK_NUMBERS numbers
-    (``numbers(item)`` gives the values whose sizes count)."""
+    (``numbers(item)`` gives the values whose sizes count); an item larger than that is a
+    piece of its own, its large arrays written in pieces too (:func:`pieces_of`)."""
     keyed = brackets == "{}"
     yield brackets[0]
     batch: list = []
     size = 0
     first = True
     for item in items:
+        count_of = sum(count(v) for v in _values(numbers(item)))
+        if count_of > CHUNK_NUMBERS:
+            if batch:
+                yield ("" if first else ", ") + _batch(batch, build, keyed)
+                batch, size, first = [], 0, False
+            yield "" if first else ", "
+            first = False
+            if keyed:
+                yield from pieces_of(lambda enc: {item[0]: build(item, enc)}, strip=True)
+            else:
+                yield from pieces_of(lambda enc: [build(item, enc)], strip=True)
+            continue
         batch.append(item)
-        size += sum(count(v) for v in _values(numbers(item)))
+        size += count_of
         if size >= CHUNK_NUMBERS:
             yield ("" if first else ", ") + _batch(batch, build, keyed)
             batch, size, first = [], 0, False
     if batch:
         yield ("" if first else ", ") + _batch(batch, build, keyed)
     yield brackets[1]
+
+
+# What a large array stands in for while the rest of its document is encoded: a string that
+# no scenario or transcript text can hold (control characters are refused in both).
+_HOLE = "\x00bpstep: an array written in pieces\x00"
+_HOLE_JSON = json.dumps(_HOLE)
+
+
+def pieces_of(build: Callable[[Callable[[Any], Any]], Any], strip: bool = False) -> Iterator[str]:
+    """The JSON of ``build(encode)`` (``strip``: without its outer brackets), byte for byte what
+    :func:`encoded` gives, with each array of more than CHUNK_NUMBERS numbers written in pieces
+    of about that many: never the whole array as Python lists and text at once (a 2000x2000
+    step was a process of 1.3 GB)."""
+    arrays: list[np.ndarray] = []
+
+    def skeleton(enc: Callable[[Any], Any]) -> Any:
+        arrays.clear()  # built again the slow way if a small value is not finite
+
+        def hole(value: Any) -> Any:
+            if type(value) is np.ndarray and value.size > CHUNK_NUMBERS:
+                arrays.append(value)
+                return _HOLE
+            return enc(value)
+
+        return build(hole)
+
+    text = encoded(skeleton)
+    if strip:
+        text = text[1:-1]
+    parts = text.split(_HOLE_JSON)
+    yield parts[0]
+    for array, part in zip(arrays, parts[1:]):
+        yield from _array_pieces(array)
+        yield part
+
+
+def _array_pieces(array: np.ndarray) -> Iterator[str]:
+    """An array's JSON (nested lists) in pieces of rows of about CHUNK_NUMBERS numbers."""
+    if array.ndim == 0 or array.size <= CHUNK_NUMBERS:
+        yield encoded(lambda enc: enc(array))
+        return
+    per_row = array.size // array.shape[0]
+    rows = max(CHUNK_NUMBERS // per_row, 1)
+    yield "["
+    for start in range(0, array.shape[0], rows):
+        if start:
+            yield ", "
+        if per_row > CHUNK_NUMBERS:  # one row is itself large: in pieces
+            yield from _array_pieces(array[start])
+        else:
+            chunk = array[start:start + rows]
+            yield encoded(lambda enc: enc(chunk))[1:-1]
+    yield "]"
 
 
 def _values(value: Any) -> tuple:
