@@ -273,3 +273,11 @@ def test_numpys_own_warnings_stay_off_stderr(bpstep_bin, tmp_path, command):
     assert proc.stderr == "" and proc.returncode in (0, 1), proc.stderr
     if command == ["run"]:
         assert "dx: x has no elements to check" in proc.stdout
+
+
+def test_run_names_a_cached_matrix_shape_once(bpstep_bin, scenario_dir):
+    """A newcomer's run: 'W  input  (5, 10)  (5, 10) [1.7641, …]': the shape column, then the
+    shape again in the value."""
+    proc = run(bpstep_bin, "run", "--no-check", str(scenario_dir / "matmul.yaml"))
+    row = next(line for line in proc.stdout.splitlines() if line.split()[:2] == ["W", "input"])
+    assert row.count("(5, 10)") == 1 and row.split("(5, 10)")[1].split()[0] == "[1.7641,", row

@@ -52,7 +52,7 @@ def text_report(walk: Walk, check: bool = True) -> str:
     for entry in walk.cache:
         stage = "input" if entry.stage is None else str(entry.stage)
         flag = "  (!) not finite" if has_trouble(entry.value) else ""
-        rows.append([entry.label, stage, shape_text(entry.value), brief(entry.value) + flag])
+        rows.append([entry.label, stage, shape_text(entry.value), brief(entry.value, shaped=False) + flag])
     out += _table(rows)
     out += ["", f"Output {walk.output} = {brief(walk.cache_value(walk.output))}; "
                 f"upstream {walk.upstream_name} = {brief(walk.upstream)}", ""]

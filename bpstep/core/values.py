@@ -119,8 +119,9 @@ def number(x: float) -> str:
     return f"{x:.3e}"
 
 
-def brief(value: Any, limit: int = 6) -> str:
-    """One line: a scalar, a small array in full, a larger one as shape and first values."""
+def brief(value: Any, limit: int = 6, shaped: bool = True) -> str:
+    """One line: a scalar, a small array in full, a larger one as shape and first values
+    (``shaped``: False where the shape has a column of its own)."""
     if value is None:
         return "—"
     if not isinstance(value, np.ndarray) or value.ndim == 0:
@@ -128,7 +129,7 @@ def brief(value: Any, limit: int = 6) -> str:
     if value.size <= limit:
         return _nested(value)
     head = ", ".join(number(v) for v in value.reshape(-1)[:3])
-    return f"{fmt_shape(value.shape)} [{head}, …]"
+    return f"{fmt_shape(value.shape)} [{head}, …]" if shaped else f"[{head}, …]"
 
 
 def count(value: Any) -> int:
