@@ -127,6 +127,7 @@ backward: |
     assert walk.aliases == {"c_1": ("c", 1)}
     assert walk.final_gradients()["dx"] == pytest.approx(18 * 2.0)  # d(9 x^2)/dx
     assert walk.gradient_label("dc_1") == "c#1" and walk.gradient_label("dx") == "x"
+    assert walk.gradient_label("dc") == "c#2"  # as the cache labels it ('check' said 'c', 'run' 'c#2')
     assert walk.gradient_label("tmp") is None
     with pytest.raises(ScenarioError, match="earlier value"):
         walk_of(text.replace("dx = 3 * dc_1 #(1)", "c_1 = 3 * dc_1 #(1)"))

@@ -105,11 +105,27 @@ def test_large_values_are_sampled_and_the_budget_is_kept():
 
 
 def test_a_kink_shows():
-    # relu at a point 1e-6 from its kink: the nudge crosses it
+    # relu at a point 1e-6 from its kink: the nudge crosses it. Central differences give 0.55
+    # there; the one-sided ones, by hand: left (1e-6 - 0) / 1e-5 = 0.1, right 1e-5 / 1e-5 = 1,
+    # and the gradient (1) is the right side: a kink, not a wrong gradient (as the notes say)
     walk = walk_of(scenario_text({"z": [1e-6, 1.0]}, "h = np.maximum(0, z)"))
     result = check_walk(walk).results["dz"]
-    assert result.verdict == "wrong"  # the numeric gradient is 0.55 at the first element
     assert result.numeric[0] == pytest.approx(0.55)
+    assert result.relative_error == pytest.approx(0.45)
+    assert result.verdict == "kink" and result.passed and result.verdict_text == "at a kink (takes one side)"
+    assert "one-sided differences are 0.1 (left) and 1 (right)" in result.note
+
+
+@pytest.mark.parametrize("written,verdict_", [("0 * dh", "kink"), ("1 * dh", "kink"), ("0.3 * dh", "wrong")])
+def test_exactly_at_a_kink_a_gradient_must_take_one_side(written, verdict_):
+    """relu at 0: one-sided differences 0 and 1 (central 0.5). bpstep's rules take 0; either
+    side passes, a value in between does not (a newcomer's run: the derived gradient itself
+    was 'wrong' at a kink, with no word why)."""
+    walk = walk_of(scenario_text({"z": 0.0}, "h = np.maximum(0, z)", backward=f"dz = {written}"))
+    result = check_walk(walk).results["dz"]
+    assert result.numeric == pytest.approx(0.5)
+    assert result.verdict == verdict_
+    assert ("(left) and 1 (right)" in result.note) == (verdict_ == "kink")
 
 
 def test_versions_are_checked():

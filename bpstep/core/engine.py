@@ -141,11 +141,19 @@ class Walk:
 
     def gradient_label(self, name: str) -> str | None:
         """What a backward name is the gradient of, as the cache labels it: ``x`` for ``dx``,
-        ``c#1`` for ``dc_1`` (an earlier version of a re-bound ``c``); None for a local."""
+        ``c#1`` for ``dc_1`` (an earlier version of a re-bound ``c``) and ``c#2`` for ``dc``
+        (its last); None for a local."""
         found = self.aliases.get(name[1:]) if name.startswith("d") else None
         if found:
             return f"{found[0]}#{found[1]}"
-        return name[1:] if self.is_gradient(name) else None
+        if not self.is_gradient(name):
+            return None
+        last = self._last_version.get(name[1:], 1)  # dx of a re-bound x: its last version, x#3
+        return name[1:] if last == 1 else f"{name[1:]}#{last}"
+
+    @functools.cached_property
+    def _last_version(self) -> dict[str, int]:
+        return {entry.name: entry.version for entry in self.cache}
 
     def value_name(self, entry: CacheEntry) -> str:
         """The name the backward pass gives a cached value: ``c`` for the last version of

@@ -46,6 +46,7 @@ import numpy as np
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import (DEFAULT_LIMITS, Limits, Walker, bulk, fmt_shape, qualified_name, shape_of,
                               to_value)
+from bpstep.core.values import number
 from bpstep.core.versions import Timeline, timeline
 
 H = 1e-5
@@ -106,6 +107,8 @@ class GradientCheck:
 
     @property
     def verdict_text(self) -> str:
+        if self.verdict == "kink" and self.relative_error is not None and self.relative_error > BANDS[1][1]:
+            return "at a kink (takes one side)"  # see _at_a_kink
         return VERDICT_TEXT.get(self.verdict, self.verdict)
 
 
@@ -146,6 +149,8 @@ def _check_walk(walk, h: float, max_elements: int, budget: int, limits: Limits) 
     base = replay.output(-1, None, None)
     terms = np.abs(np.multiply(walk.upstream, base))
     floor = 1e-8 * max(1.0, float(np.sum(terms))) if np.all(np.isfinite(terms)) else 0.0
+    with np.errstate(all="ignore"):
+        unchanged = float(np.sum(np.multiply(walk.upstream, base)))
     targets = _targets(walk, line)
     done: dict[str, GradientCheck] = {}
     used = 0
@@ -161,7 +166,7 @@ def _check_walk(walk, h: float, max_elements: int, budget: int, limits: Limits) 
             share = rest // left
             if group is inputs:  # in the file's order: an input gets one element while the rest
                 share = max(share, min(2 * replay.cost_after(target.index), rest))  # pays for it
-            done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor)
+            done[target.name], cost = _check_one(target, replay, h, max_elements, share, floor, unchanged)
             used += cost
     return CheckReport(h, {t.name: done[t.name] for t in targets})
 
@@ -186,7 +191,7 @@ def _targets(walk, line: Timeline) -> list[_Target]:
 
 
 def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, budget: int,
-               floor: float) -> tuple[GradientCheck, int]:
+               floor: float, unchanged: float) -> tuple[GradientCheck, int]:
     value = np.asarray(target.value, dtype=np.float64)
     size = value.size
     analytic = target.analytic
@@ -208,9 +213,10 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     if count < size:
         picks = np.sort(np.random.RandomState(0).choice(size, count, replace=False))
     numeric = np.full(size, np.nan)
+    sides = np.full((size, 2), np.nan)  # one-sided differences (left, right)
     try:
         for i in picks:
-            numeric[i] = replay.derivative(target, int(i), h)
+            numeric[i], sides[i, 0], sides[i, 1] = replay.derivative(target, int(i), h, unchanged)
     except ScenarioError as exc:
         return result("skipped", None, note=f"the forward pass fails when {target.label} is nudged: "
                                             f"{exc.message}"), per_element * count
@@ -222,8 +228,33 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     cost = per_element * count
     if not (np.all(np.isfinite(a[picks])) and np.all(np.isfinite(numeric[picks]))):
         return result("not finite", None, numeric_value, count, note), cost
-    error = float(np.max(relative_errors(a[picks], numeric[picks], floor)))
-    return result(verdict(error), error, numeric_value, count, note), cost
+    errors = relative_errors(a[picks], numeric[picks], floor)
+    error = float(np.max(errors))
+    judged = verdict(error)
+    if judged not in PASSING and analytic is not None:
+        kink = _at_a_kink(a[picks], sides[picks], errors, floor)
+        if kink:
+            judged, note = "kink", (note + "; " if note else "") + kink
+    return result(judged, error, numeric_value, count, note), cost
+
+
+KINK_SIDES = 1e-3  # one-sided differences further apart than this (relative): not differentiable there
+
+
+def _at_a_kink(analytic: np.ndarray, sides: np.ndarray, errors: np.ndarray, floor: float) -> str:
+    """Why the elements that fail the check are fine, if they are: each is at a kink (relu at 0,
+    max of a tie, abs at 0), where central differences average the two sides and a gradient
+    rightly takes one. Empty if any failing element is not at a kink or matches neither side."""
+    failing = [i for i, e in enumerate(errors) if verdict(float(e)) not in PASSING]
+    for i in failing:
+        left, right = sides[i]
+        apart = relative_errors(left, right, floor)
+        matches = min(relative_errors(analytic[i], left, floor), relative_errors(analytic[i], right, floor))
+        if not (apart > KINK_SIDES and matches <= BANDS[1][1]):
+            return ""
+    left, right = sides[failing[0]]
+    return (f"at a kink: the one-sided differences are {number(left)} (left) and {number(right)} (right), "
+            "central differences average them, and the gradient takes one side")
 
 
 def _statement_work(statement, env, limits: Limits) -> int:
@@ -298,7 +329,9 @@ class _Replay:
         with np.errstate(all="ignore"):
             return float(np.sum(np.multiply(self.upstream, out)))
 
-    def derivative(self, target: _Target, element: int, h: float) -> float:
+    def derivative(self, target: _Target, element: int, h: float, unchanged: float) -> tuple[float, float, float]:
+        """The central difference at one element, and the one-sided ones from ``unchanged``, the
+        total of the forward pass as it ran (left, right): they disagree at a kink."""
         base = np.array(target.value, dtype=np.float64)
         flat = base.reshape(-1)
         values = []
@@ -306,5 +339,8 @@ class _Replay:
             nudged = flat.copy()
             nudged[element] += step
             values.append(self.total(target.index, target.key[0], to_value(nudged.reshape(base.shape))))
+        up, down = values
         with np.errstate(all="ignore"):
-            return (values[0] - values[1]) / (2 * h) if math.isfinite(values[0] - values[1]) else math.nan
+            if not math.isfinite(up - down):
+                return math.nan, math.nan, math.nan
+            return (up - down) / (2 * h), (unchanged - down) / h, (up - unchanged) / h
