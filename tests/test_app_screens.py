@@ -201,6 +201,20 @@ async def test_the_title_follows_a_resize_made_while_a_dialog_is_open():
             assert str(title.render()).startswith(start), (width, str(title.render()))
 
 
+@pytest.mark.parametrize("code,table,column", [("backward", "gradients", "#right"), ("forward", "cache", "#left")])
+async def test_a_code_pane_whose_table_is_hidden_takes_the_column(code, table, column):
+    """A newcomer's run: with the gradients hidden, the backward code kept its half of the
+    column (a scrollbar, and a blank below it)."""
+    app = make_app(SIGMOID)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.action_toggle_panel(table)
+        await pilot.pause()
+        assert app.view(code).outer_size.height == app.query_one(column).content_size.height
+        app.action_toggle_panel(table)  # and back
+        await pilot.pause()
+        assert app.view(code).outer_size.height < app.query_one(column).content_size.height / 2 + 1
+
+
 @pytest.mark.parametrize("width", [45, 60])
 async def test_nothing_shows_through_after_the_footers_palette_key(width):
     """A newcomer's run: below about 80 columns the compact Footer's keys, scrolled under its

@@ -406,7 +406,9 @@ class BpstepApp(App[None]):
         widget = self.query_one(f"#{name}")
         widget.display = not widget.display
         for column in self.query("#left, #right"):
-            column.display = any(child.display for child in column.children)
+            shown = [child for child in column.children if child.display]
+            column.display = bool(shown)
+            column.set_class(len(shown) == 1, "-alone")  # the code pane alone takes the column
         if self.focused is not None and not self.focused.display:
             self.screen.focus_next()
 
