@@ -201,6 +201,22 @@ async def test_the_title_follows_a_resize_made_while_a_dialog_is_open():
             assert str(title.render()).startswith(start), (width, str(title.render()))
 
 
+async def test_the_row_cursor_of_a_code_pane_covers_its_code():
+    """A newcomer's run: a code pane's cursor was its stage number alone, blank on a stage's
+    later rows, and a breakpoint went on the wrong line."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        for name, row in (("backward", 4), ("forward", 2)):
+            source = app.view(name).source
+            text = source.render(row, frozenset({"cursor"}), 100)
+            code = (app.walk.steps[row].code if name == "backward" else app.walk.forward[row].code)
+            start = text.plain.index(code)
+            cursor = source.style_of("cursor")
+            assert any(span.start <= start and span.end >= start + len(code) and span.style == cursor
+                       for span in text.spans), (name, text.spans)
+
+
 @pytest.mark.parametrize("code,table,column", [("backward", "gradients", "#right"), ("forward", "cache", "#left")])
 async def test_a_code_pane_whose_table_is_hidden_takes_the_column(code, table, column):
     """A newcomer's run: with the gradients hidden, the backward code kept its half of the

@@ -38,7 +38,9 @@ class _Source:
         return None
 
     def key_style(self, marks: frozenset[str], style: str | Style = "") -> str | Style:
-        """The style of a row's key cell, where the row cursor is drawn."""
+        """The style of a row's key cells (its name, or its stage and code), where the row
+        cursor is drawn (a newcomer's run: on a stage number alone, and blank on a stage's
+        later rows, it was missed, and a breakpoint went on the wrong line)."""
         return self.style_of("cursor") if "cursor" in marks else style
 
     def width_hint(self) -> int:
@@ -67,7 +69,7 @@ class ForwardSource(_Source):
         glyph = "▶" if "current" in marks else "✓" if state == "done" else " "
         text = Text.assemble((glyph, self.style_of("glyph")), " ",
                              (f"{statement.stage:>{self.stage_width}}", self.key_style(marks, self.style_of("gutter"))),
-                             (" │ ", self.style_of("gutter")), statement.code)
+                             (" │ ", self.style_of("gutter")), (statement.code, self.key_style(marks)))
         if self.comments[row]:
             text.append("  " + self.comments[row], self.style_of("comment"))
         return text
@@ -111,7 +113,7 @@ class BackwardSource(_Source):
         text = Text.assemble(gutter,
                              ("▶" if "current" in marks else " ", self.style_of("glyph")),
                              " ", mark_cell, (stage, self.key_style(marks, self.style_of("gutter"))), " ", op,
-                             (" │ ", self.style_of("gutter")), step.code)
+                             (" │ ", self.style_of("gutter")), (step.code, self.key_style(marks)))
         if self.comments[row]:
             text.append("  " + self.comments[row], self.style_of("comment"))
         if differs:
