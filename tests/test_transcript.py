@@ -140,6 +140,7 @@ def test_arrays_and_non_finite_values_round_trip(tmp_path):
         assert (back is None) if value is None else np.array_equal(back, value, equal_nan=True)
 
 
+@pytest.mark.filterwarnings("ignore:Mean of empty slice:RuntimeWarning")  # numpy's, on the mean of no rows
 def test_empty_arrays_keep_their_shape_and_are_not_changed_steps(tmp_path):
     """A bad-input hunt: JSON's [] cannot say which empty shape, so an input of shape (0, 3)
     came back as (0,) and every step writing an empty gradient was flagged as changed."""
