@@ -58,8 +58,7 @@ Each backward step gets a mark once it is taken: the step against what bpstep's 
 backward pass gives from the gradients the step was given (as `bpstep check` does). The first
 mistake is flagged in the warning colour and its finding is shown in the step panel; w jumps
 to it. The gradients' check column is the central-difference check of each gradient, shown
-once the gradient is final: good (<= 1e-7), kink (<= 1e-4, fine only near a kink; or exactly
-at one, taking one side of it),
+once the gradient is final: good (<= 1e-7), kink (<= 1e-4, fine only near a kink),
 suspicious (<= 1e-2), wrong (> 1e-2), not finite, skipped; with the relative error when the
 panel is wide. A large scenario computes both in the background; they appear when ready."""
 
