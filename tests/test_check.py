@@ -183,6 +183,8 @@ def test_a_missing_gradient_of_a_re_bound_input_is_a_mistake(tmp_path):
     assert (first.kind, first.stage, first.gradient) == (MISSING, 1, "dx_1")
     assert first.expected == pytest.approx(2 * 2.0 * 3, rel=1e-12)  # d(3 x^2)/dx at x = 2
     assert [g.name for g in result.gradients][:1] == ["dx_1"]
+    # a review: is_input was tested as name[1:], so dx (the output's) was the input, dx_1 not
+    assert {g.name: g.is_input for g in result.gradients} == {"dx_1": True, "dx_2": False}
 
 
 def test_wrong_shape_with_the_dimension_analysis():

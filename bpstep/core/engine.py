@@ -161,6 +161,12 @@ class Walk:
         return self._alias_of.get((entry.name, entry.version), entry.name)
 
     @functools.cached_property
+    def input_gradients(self) -> tuple[str, ...]:
+        """The gradient names of the inputs, in the file's order: ``dx``, or ``dx_1`` for an
+        input ``x`` that the forward pass re-binds (``dx`` is then its last version's)."""
+        return tuple("d" + self.value_name(e) for e in self.cache if e.stage is None)
+
+    @functools.cached_property
     def _alias_of(self) -> dict[tuple[str, int], str]:
         return {key: alias for alias, key in self.aliases.items()}
 

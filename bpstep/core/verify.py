@@ -99,7 +99,7 @@ class _Judge:
         self.walk, self.ref, self.limits = walk, reference, limits
         self.forward_env = _forward_env(walk)
         self.forward_of = {s.stage: s for s in walk.forward}
-        self.inputs = {"d" + walk.value_name(e) for e in walk.cache if e.stage is None}
+        self.inputs = set(walk.input_gradients)
         self.written = {s.target for s in walk.steps if self.gradient(s.target)}
         self.marks: dict[int, StepMark] = {}
         self.findings: list[Finding] = []
