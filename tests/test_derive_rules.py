@@ -251,3 +251,18 @@ def test_unbroadcast_sums_back_to_the_shape(source, target, expected):
     value = Walker({"g": g}, CodeBlock.at("test", code, 1, 1)).evaluate(ast.parse(code, mode="eval").body)
     assert np.shape(value) == target
     assert np.isclose(np.sum(value), np.sum(g))
+
+
+def test_a_statement_near_the_line_limit_can_be_derived(tmp_path):
+    """A review: a 9,994-character forward line was refused ('line is 10003 characters long', at
+    a column past its end): the derived pass's '# backprop' comment repeats the statement. The
+    comment is cut; the contribution itself is short: dx = 2 * dy, and y's value is known."""
+    from bpstep.core.engine import load_walk
+
+    line = "y = x * 2 + np.sum([" + ", ".join(["1"] * 3324) + "])"  # 9,992 characters, 9,994 indented
+    assert len("# backprop " + line) > 10_000 >= len(line) + 2
+    path = tmp_path / "long.yaml"
+    path.write_text(f"bpstep: 1\ntitle: t\ninputs:\n  x: 2.0\nforward: |\n  {line}\n")
+    walk = load_walk(str(path))
+    assert walk.derived and walk.final_gradients()["dx"] == 2.0
+    assert walk.cache_value("y") == 2.0 * 2 + 3324

@@ -95,7 +95,6 @@ def check(walk: Walk, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
     return CheckResult(walk, verification, tuple(out))
 
 
-
 def load_check(path: str, limits: Limits = DEFAULT_LIMITS) -> CheckResult:
     """Load, run and check a scenario; every ScenarioError carries ``path``."""
     from bpstep.core.engine import load_walk

@@ -84,9 +84,10 @@ def derive_backward(forward: Iterable[Statement], cache: Iterable[Any], output: 
         for leaf, code in stage.contributions():
             name = stage.gradient_name(*leaf)
             codes.append(f"{name} {'+=' if name in written else '='} {code}")
-            if len(codes[-1]) > MAX_LINE_LENGTH:  # nested calls: the derived code grows with their square
+            laid_out = len(codes[-1]) + 2 + len(f"#({statement.stage})")  # as _layout writes it, at least
+            if laid_out > MAX_LINE_LENGTH:  # nested calls: the derived code grows with their square
                 raise statement.error(f"bpstep cannot derive this stage: its contribution to {name} would "
-                                      f"be a line of {len(codes[-1])} characters, over the limit of "
+                                      f"be a line of {laid_out} characters, over the limit of "
                                       f"{MAX_LINE_LENGTH}; split the expression into stages (or write the "
                                       "backward: block yourself)")
             written.add(name)
@@ -112,7 +113,10 @@ def _layout(groups: list[tuple[Statement, list[str], str]]) -> tuple[str, tuple[
     width = min(max((len(c) for c in codes), default=0), MARKER_COLUMN) + 2
     lines, origins = [], []
     for statement, codes, note in groups:
-        lines.append(f"# backprop {statement.code}" + (f"  ({note})" if note else ""))
+        comment = f"# backprop {statement.code}" + (f"  ({note})" if note else "")
+        if len(comment) > MAX_LINE_LENGTH:  # only a comment: cut, so that a long statement can be derived
+            comment = comment[:MAX_LINE_LENGTH - 1] + "…"
+        lines.append(comment)
         origins.append((statement.line, statement.col))
         for code in codes:
             lines.append(code + " " * max(width - len(code), 2) + f"#({statement.stage})")

@@ -171,7 +171,6 @@ def _unprintable(key: str, found: re.Match) -> str:
     return f"'{key}' holds the control character U+{ord(found.group()):04X}; a scenario's text must be printable"
 
 
-
 def _describe(value: Any) -> str:
     if isinstance(value, yaml.MappingNode):
         return "a mapping"
