@@ -321,3 +321,41 @@ async def test_marks_are_readable_in_the_light_theme_too():
             for name in ("glyph", "accum", "warn", "breakpoint"):
                 color = view.text_style(name).color
                 assert contrast(color, background) >= 3, (theme, name, contrast(color, background))
+
+
+EMPTY = textwrap.dedent("""\
+    bpstep: 1
+    title: Empty arrays
+    seed: 0
+    inputs: |
+      A = np.random.randn(0, 3)
+      w = np.random.randn(3)
+    forward: |
+      z = A.dot(w)
+      s = z * 2
+      L = s.sum()
+    """)
+
+
+async def test_enter_on_an_empty_array_shows_its_shape(tmp_path):
+    """A hunt: Enter on a (0, 3) cache row or a (0,) gradient ended the program with a
+    ValueError from reshape (or max() of nothing)."""
+    from bpstep.ui.screens import DetailScreen
+
+    path = tmp_path / "empty.yaml"
+    path.write_text(EMPTY)
+    app = make_app(str(path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("end")
+        shown = []
+        for view, rows in (("cache", len(app.walk.cache)), ("gradients", len(app.index.names))):
+            for row in range(rows):
+                app._show_detail(view, row)
+                await pilot.pause()
+                assert isinstance(app.screen, DetailScreen)
+                shown.append(str(app.screen.query_one("#detail-body").render()))
+                await pilot.press("escape")
+                await pilot.pause()
+        assert app.is_running
+        assert any("(no elements: shape (0, 3))" in text for text in shown)
+        assert any("(no elements: shape (0,))" in text for text in shown)

@@ -173,6 +173,8 @@ def full(value: Any) -> list[str]:
     """Every element, each to its last digit (:func:`exact`), one row a line (the detail view)."""
     if not isinstance(value, np.ndarray) or value.ndim == 0:
         return [exact(value)]
+    if value.size == 0:
+        return [f"(no elements: shape {fmt_shape(value.shape)})"]
     rows = value.reshape(1, -1) if value.ndim == 1 else value.reshape(value.shape[0], -1)
     cells = [[exact(v) for v in row] for row in rows]
     width = max(len(c) for row in cells for c in row)
