@@ -137,7 +137,7 @@ class _Target:
 def check_walk(walk, h: float = H, max_elements: int = MAX_ELEMENTS, budget: int = BUDGET,
                limits: Limits = DEFAULT_LIMITS) -> CheckReport:
     """Check every gradient of ``walk`` (a :class:`bpstep.core.engine.Walk`)."""
-    with bulk():  # inf and nan are values here (no numpy warnings); the collector paused
+    with bulk(collect=True):  # inf and nan are values here (no numpy warnings); the collector paused
         return _check_walk(walk, h, max_elements, budget, limits)
 
 
