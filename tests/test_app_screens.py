@@ -259,6 +259,21 @@ async def test_a_narrow_gradient_table_keeps_its_check_under_its_heading():
         assert all(not line.rstrip().endswith("…") and len(line) == len(lines[0]) for line in lines), lines
 
 
+@pytest.mark.parametrize("width", [80, 100, 200])
+async def test_a_long_title_is_cut_never_the_position(tmp_path, width):
+    """A hunt: at 80 columns and more the title came first and a long one pushed the position
+    ('stage k of N · step i of M') off the screen; CJK titles too."""
+    text = open(COMPLEX).read().replace("title: Staged f(x, y)", "title: " + "Long title 标题 " * 30)
+    path = tmp_path / "long.yaml"
+    path.write_text(text)
+    app = make_app(str(path))
+    async with app.run_test(size=(width, 24)) as pilot:
+        await pilot.pause()
+        top = app.screen._compositor.render_strips()[0].text.rstrip()
+        assert top.endswith("stage 8 of 8 · step 0 of 12") and "Long title" in top, top
+        assert "…" in top
+
+
 async def test_no_color_draws_in_grey_only(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(COMPLEX)

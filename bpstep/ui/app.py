@@ -19,6 +19,8 @@ from typing import Callable, Iterable
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from rich.cells import cell_len
+from rich.text import Text
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -179,10 +181,16 @@ class BpstepApp(App[None]):
         self._show(self.position, self.position, whole=True, follow=False)  # cursors stay where the user put them
 
     def format_title(self, title: str, sub_title: str) -> Content:
-        """``title — stage k of N · step i of M``; on a narrow screen the position comes first,
-        so that a long title is what gets cut."""
+        """``title — stage k of N · step i of M``; on a narrow screen the position comes first.
+        Either way a long title is what gets cut, never the position (a hunt: a long title hid
+        it at 80 columns and more)."""
         if self.size.width < 80:
             return Content.assemble(sub_title, (" — ", "dim"), (title, "bold"))
+        room = self.size.width - cell_len(sub_title) - 5
+        if cell_len(title) > room:
+            cut = Text(title)
+            cut.truncate(max(room, 1), overflow="ellipsis")
+            title = cut.plain
         return Content.assemble((title, "bold"), ("  —  ", "dim"), sub_title)
 
     def _show_title(self) -> None:
