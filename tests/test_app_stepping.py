@@ -230,3 +230,42 @@ async def test_every_action_reaches_the_goto_hooks():
         ("previous_step", 10, 9), ("previous_step", 9, 8), ("previous_step", 8, 7),
         ("previous_step", 7, 6), ("previous_step", 6, 5), ("next_step", 5, 6),
     ]
+
+
+REBOUND = """bpstep: 1
+title: re-bound names
+inputs:
+  x: 1.5
+  y: 2.0
+forward: |
+  x = x * 2
+  x = x + y
+  y = x * y
+  x = x * y
+"""
+
+
+async def test_reads_of_earlier_versions_are_marked_in_the_cache(tmp_path):
+    """A hunt: a step reading x_3 (x's third version) or y_1 (the input y) marked nothing in
+    the forward cache: its rows were found by bare name, which is the last version's."""
+    path = tmp_path / "rebound.yaml"
+    path.write_text(REBOUND)
+    app = BpstepApp(load_walk(str(path)))
+    cache = app.walk.cache
+    last = {e.name: e.version for e in cache}
+
+    def entry_of(name: str) -> tuple[str, int]:  # x_3 is x's version 3 (walk.aliases); x the last
+        return app.walk.aliases.get(name, (name, last.get(name)))
+
+    seen = set()
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(app.walk.total):
+            await pilot.press("s")
+            await pilot.pause()
+            step = app.walk.step(app.position)
+            marked = {(cache[row].name, cache[row].version) for row in range(len(cache))
+                      if "read" in app.view("cache").marks_of(row)}
+            wanted = {entry_of(r.name) for r in step.reads if r.kind == "forward"}
+            assert marked == wanted, (step.code, marked, wanted)
+            seen |= marked
+    assert ("x", 3) in seen and ("y", 1) in seen  # the two the hunt found unmarked

@@ -39,10 +39,12 @@ class Index:
         self.walk = walk
         self.names: list[str] = walk.names  # gradient table rows
         self.gradient_row = {name: i for i, name in enumerate(self.names)}
-        self.cache_row: dict[str, int] = {}  # a name's last version (what the backward pass reads)
+        # by the name the backward pass reads: x for x's last version, x_1 for an earlier one
+        # (a hunt: reads of x_3 or y_1 were never marked in the cache)
+        self.cache_row: dict[str, int] = {}
         self.stage_cache_row: dict[int, int] = {}  # the cache entry a stage computed
         for i, entry in enumerate(walk.cache):
-            self.cache_row[entry.name] = i
+            self.cache_row[walk.value_name(entry)] = i
             if entry.stage is not None:
                 self.stage_cache_row[entry.stage] = i
         self.forward_row = {statement.stage: i for i, statement in enumerate(walk.forward)}
