@@ -45,6 +45,18 @@ def test_scenario_is_found_beside_the_transcript_then_in_the_current_directory(t
     assert open_replay(read("out/a.jsonl")).scenario_path == "out/complex.yaml"
 
 
+def test_a_scenario_recorded_from_the_folder_above_is_found_beside_its_transcript(tmp_path, copy, monkeypatch):
+    """A hunt: recorded as 'h/complex.yaml' from the folder above, with the transcript in h/,
+    'cd h; bpstep replay a.jsonl' looked for h/h/complex.yaml and ./h/complex.yaml only."""
+    (tmp_path / "h").mkdir()
+    shutil.move(str(copy), tmp_path / "h" / "complex.yaml")
+    monkeypatch.chdir(tmp_path)
+    record(tmp_path / "h" / "a.jsonl", load_walk("h/complex.yaml"), ["n"], scenario_path="h/complex.yaml")
+    monkeypatch.chdir(tmp_path / "h")
+    replay = open_replay(read("a.jsonl"))
+    assert replay.scenario_path == "complex.yaml" and not replay.changed
+
+
 def test_a_missing_scenario_is_an_error_at_the_header(tmp_path, copy):
     record(tmp_path / "a.jsonl", load_walk(str(copy)), ["n"], scenario_path="gone.yaml")
     with pytest.raises(ScenarioError) as info:

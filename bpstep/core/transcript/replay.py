@@ -87,10 +87,17 @@ class Replay:
 def candidates(transcript: Transcript) -> list[str]:
     """The places the header's scenario path is looked for, in order."""
     path = transcript.header.scenario
-    if os.path.isabs(path):
-        return [path]
-    here = os.path.join(os.path.dirname(transcript.path) or ".", path)
-    return [os.path.normpath(here)] + ([path] if os.path.abspath(here) != os.path.abspath(path) else [])
+    folder = os.path.dirname(transcript.path) or "."
+    found = [path] if os.path.isabs(path) else [os.path.normpath(os.path.join(folder, path)), path]
+    # the path was written as given where the session was recorded; a scenario kept beside its
+    # transcript is found from anywhere (a hunt: 'cd h; bpstep replay nan.jsonl' did not find
+    # h/nan.yaml, recorded as 'h/nan.yaml' from the folder above)
+    found.append(os.path.normpath(os.path.join(folder, os.path.basename(path))))
+    out: list[str] = []
+    for candidate in found:
+        if os.path.abspath(candidate) not in {os.path.abspath(p) for p in out}:
+            out.append(candidate)
+    return out
 
 
 def resolve(transcript: Transcript, override: str | None = None) -> str:
