@@ -431,7 +431,9 @@ class BpstepApp(App[None]):
         self.notify(f"Saved {path}", timeout=4)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Screenshot saves to ~/Downloads, which may not exist ('Failed to save
+        # screenshot', a hunt); bpstep's saves in the current folder and says where
+        yield from (command for command in super().get_system_commands(screen) if command.title != "Screenshot")
         yield SystemCommand("Go to stage…", "Jump to a stage by its number", self.action_goto_stage)
         yield SystemCommand("Next stage", "Run the whole next stage", self.action_next_stage)
         yield SystemCommand("Previous stage", "Back to the start of the stage", self.action_previous_stage)
@@ -450,6 +452,6 @@ class BpstepApp(App[None]):
                                 lambda name=name: self.action_toggle_panel(name))
         yield SystemCommand("About this scenario", "Its about: text and hints", self.action_about)
         yield SystemCommand("Help", "Keys, markers and commands", self.action_help)
-        yield SystemCommand("Screenshot here", "Save an SVG screenshot in the current directory",
+        yield SystemCommand("Screenshot", "Save an SVG screenshot in the current directory",
                             self.action_save_screenshot)
         yield from self.recorder.commands()
