@@ -160,6 +160,22 @@ async def test_palette_toggles_a_panel():
         assert helps["Screenshot"] == "Save an SVG screenshot in the current directory"
 
 
+async def test_over_a_dialog_the_palette_does_not_move_the_debugger():
+    """A hunt: with a detail open (step 1), the palette's 'Next stage' moved the debugger to step
+    2 under it, and the dialog still showed step 1's values as if current."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        app._show_detail("gradients", app.index.gradient_row["dnum"])
+        await pilot.pause()
+        over_dialog = {c.title for c in app.get_system_commands(app.screen)}
+        assert "Screenshot" in over_dialog and "Theme" in over_dialog
+        assert not over_dialog & {"Next stage", "Previous stage", "Start", "End", "Go to stage…", "Continue",
+                                  "First mistake", "Toggle breakpoint"}
+        main = {c.title for c in app.get_system_commands(app.screen_stack[0])}
+        assert {"Next stage", "Go to stage…"} <= main
+
+
 async def test_every_panel_can_be_hidden_and_shown():
     app = make_app(COMPLEX)
     async with app.run_test(size=(80, 24)) as pilot:

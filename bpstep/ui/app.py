@@ -434,6 +434,11 @@ class BpstepApp(App[None]):
         # Textual's own Screenshot saves to ~/Downloads, which may not exist ('Failed to save
         # screenshot', a hunt); bpstep's saves in the current folder and says where
         yield from (command for command in super().get_system_commands(screen) if command.title != "Screenshot")
+        yield SystemCommand("Screenshot", "Save an SVG screenshot in the current directory",
+                            self.action_save_screenshot)
+        yield from self.recorder.commands()
+        if screen is not self.screen_stack[0]:  # over a dialog: moving the debugger under it would
+            return  # leave the dialog showing another step's values (a hunt)
         yield SystemCommand("Go to stage…", "Jump to a stage by its number", self.action_goto_stage)
         yield SystemCommand("Next stage", "Run the whole next stage", self.action_next_stage)
         yield SystemCommand("Previous stage", "Back to the start of the stage", self.action_previous_stage)
@@ -452,6 +457,4 @@ class BpstepApp(App[None]):
                                 lambda name=name: self.action_toggle_panel(name))
         yield SystemCommand("About this scenario", "Its about: text and hints", self.action_about)
         yield SystemCommand("Help", "Keys, markers and commands", self.action_help)
-        yield SystemCommand("Screenshot", "Save an SVG screenshot in the current directory",
-                            self.action_save_screenshot)
-        yield from self.recorder.commands()
+

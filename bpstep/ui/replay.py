@@ -241,6 +241,8 @@ class ReplayApp(BpstepApp):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if screen is not self.screen_stack[0]:  # over a dialog, as the debugger's own commands
+            return
         yield SystemCommand("Replay: next action", "Play the next recorded action", self.action_replay_next)
         yield SystemCommand("Replay: previous action", "Back one recorded action", self.action_replay_back)
         yield SystemCommand("Replay: play/pause", "Play the recorded actions one after another",
