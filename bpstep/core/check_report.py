@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 from bpstep.core.check import CheckResult, FinalGradient
+from bpstep.core.engine import Step
 from bpstep.core.findings import FAILING, LOCAL, MISNAMED, OK, UNCHECKED, Finding, StepMark
-from bpstep.core.report import pieces_of
+from bpstep.core.report import collection_pieces, pieces_of
 from bpstep.core.values import brief, encode
 
 MARK_TEXT = {OK: "ok", LOCAL: "local", UNCHECKED: "unchecked", MISNAMED: "misnamed?"}
@@ -127,7 +128,7 @@ def finding_json(finding: Finding, encode: Callable[[Any], Any] = encode) -> dic
     }
 
 
-def json_report(result: CheckResult, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
+def _head(result: CheckResult, encode: Callable[[Any], Any]) -> dict[str, Any]:
     walk, verification = result.walk, result.verification
     first = verification.first
     return {
@@ -139,22 +140,47 @@ def json_report(result: CheckResult, encode: Callable[[Any], Any] = encode) -> d
         "derived_reference": verification.reference is not None,
         "note": verification.note,
         "first": finding_json(first, encode) if first is not None else None,
-        "findings": [finding_json(f, encode) for f in verification.findings],
-        "steps": [{"index": s.index, "stage": s.stage, "line": s.line, "code": s.code, "target": s.target,
-                   "mark": m.mark, "matches_reference": m.matches_reference, "finding": m.finding}
-                  for s, m in zip(walk.steps, verification.marks)],
-        "gradients": {g.name: {
-            "of": g.of, "input": g.is_input, "passed": g.passed, "value": encode(g.value),
+    }
+
+
+def _step_json(item: tuple[Step, StepMark]) -> dict[str, Any]:
+    s, m = item
+    return {"index": s.index, "stage": s.stage, "line": s.line, "code": s.code, "target": s.target,
+            "mark": m.mark, "matches_reference": m.matches_reference, "finding": m.finding}
+
+
+def _gradient_json(g: FinalGradient, encode: Callable[[Any], Any]) -> dict[str, Any]:
+    return {"of": g.of, "input": g.is_input, "passed": g.passed, "value": encode(g.value),
             "reference": encode(g.expected), "matches_reference": g.matches_reference,
             "numeric": None if g.numeric is None else {
                 "verdict": g.numeric.verdict, "relative_error": encode(g.numeric.relative_error)},
-            "note": g.note} for g in result.gradients},
+            "note": g.note}
+
+
+def json_report(result: CheckResult, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
+    return {
+        **_head(result, encode),
+        "findings": [finding_json(f, encode) for f in result.verification.findings],
+        "steps": [_step_json(item) for item in zip(result.walk.steps, result.verification.marks)],
+        "gradients": {g.name: _gradient_json(g, encode) for g in result.gradients},
         "hints": list(result.hints),
     }
 
 
 def json_chunks(result: CheckResult) -> Iterator[str]:
     """``check --json``'s document (:func:`json_report`, byte for byte what ``json.dumps`` gives
-    for it), its large arrays written in pieces (a 2000x2000 gradient: 829 MB as one string)."""
-    yield from pieces_of(lambda enc: json_report(result, enc))
-    yield "\n"
+    for it) in pieces of about CHUNK_NUMBERS numbers, a large array in rows (a 2000x2000
+    gradient was one 829 MB string; 150 steps on 250x250 arrays, one 382 MB piece)."""
+    yield "{"
+    yield from pieces_of(lambda enc: _head(result, enc), strip=True)
+    yield ', "findings": '
+    yield from collection_pieces(result.verification.findings, finding_json, lambda f: (f.expected, f.actual), "[]")
+    yield ', "steps": '
+    yield from collection_pieces(list(zip(result.walk.steps, result.verification.marks)),
+                                 lambda item, enc: _step_json(item), lambda item: None, "[]")
+    yield ', "gradients": '
+    yield from collection_pieces([(g.name, g) for g in result.gradients], lambda item, enc: _gradient_json(item[1], enc),
+                                 lambda item: (item[1].value, item[1].expected), "{}")
+    yield ", "
+    yield from pieces_of(lambda enc: {"hints": list(result.hints)}, strip=True)
+    yield "}\n"

@@ -139,12 +139,14 @@ def as_plain(value: Any) -> Any:
 
 
 def check_json(report: CheckReport, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
-    return {
-        name: {"of": r.of, "relative_error": encode(r.relative_error), "verdict": r.verdict,
-               "written": r.written, "checked": r.checked, "elements": r.elements,
-               "numeric": encode(r.numeric), "note": r.note}
-        for name, r in report.results.items()
-    }
+    return {name: check_result_json(r, encode) for name, r in report.results.items()}
+
+
+def check_result_json(r, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
+    """One gradient's check (a :class:`bpstep.core.gradcheck.GradientCheck`)."""
+    return {"of": r.of, "relative_error": encode(r.relative_error), "verdict": r.verdict,
+            "written": r.written, "checked": r.checked, "elements": r.elements,
+            "numeric": encode(r.numeric), "note": r.note}
 
 
 def cache_json(walk: Walk, encode: Callable[[Any], Any] = encode) -> list[dict[str, Any]]:
@@ -201,24 +203,31 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
     yield from pieces_of(lambda enc: {"title": walk.scenario.title, "scenario": walk.scenario.path,
                                       "output": walk.output}, strip=True)
     yield ', "forward": '
-    yield from _pieces(list(forward.items()), lambda item, enc: enc(item[1].value), lambda item: item[1].value, "{}")
+    yield from collection_pieces(list(forward.items()), lambda item, enc: enc(item[1].value),
+                                 lambda item: item[1].value, "{}")
     yield ', "cache": '
-    yield from _pieces(walk.cache, lambda entry, enc: cache_entry_json(entry, enc), lambda entry: entry.value, "[]")
+    yield from collection_pieces(walk.cache, lambda entry, enc: cache_entry_json(entry, enc),
+                                 lambda entry: entry.value, "[]")
     yield ", "
     yield from pieces_of(lambda enc: {"upstream": enc(walk.upstream)}, strip=True)
     yield ', "steps": '
-    yield from _pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]")
+    yield from collection_pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]")
     for key, gradients in (("gradients", True), ("locals", False)):
         items = [(name, value) for name, value in final.items() if walk.is_gradient(name) == gradients]
         yield f', "{key}": '
-        yield from _pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}")
+        yield from collection_pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}")
     yield ", "
-    yield from pieces_of(lambda enc: {"hints": list(walk.hints), "derived": walk.derived,
-                                      "check": check_json(report, enc) if report is not None else None}, strip=True)
+    yield from pieces_of(lambda enc: {"hints": list(walk.hints), "derived": walk.derived}, strip=True)
+    yield ', "check": '
+    if report is None:
+        yield "null"
+    else:  # a gradient's check holds its central differences: as many numbers as the gradient
+        yield from collection_pieces(list(report.results.items()), lambda item, enc: check_result_json(item[1], enc),
+                                     lambda item: item[1].numeric, "{}")
     yield "}\n"
 
 
-def _pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], numbers: Callable[[Any], Any],
+def collection_pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], numbers: Callable[[Any], Any],
             brackets: str) -> Iterator[str]:
     """A JSON list (``brackets`` "[]") of ``build(item, encode)``, or an object ("{}") of
     ``key: build((key, value), encode)`` items, in pieces of about CHUNK_NUMBERS numbers
