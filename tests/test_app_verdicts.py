@@ -430,3 +430,18 @@ async def test_a_finding_gives_way_when_only_the_height_changes():
         await pilot.pause()
         assert panel.outer_size.height == tall
         assert " ".join(line.strip() for line in shown_lines(panel)).endswith("use +=")
+
+
+async def test_wide_character_names_are_not_cut_to_a_prefix():
+    """A hunt: name columns were as wide as the longest name's characters, not its cells, so
+    'd中间结果变量' showed as 'd中间…' beside plenty of room (and the cache the same)."""
+    from bpstep.core.engine import run_text
+
+    app = BpstepApp(run_text(CJK))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("end")
+        await pilot.pause()
+        gradients = " ".join(app.view("gradients").render_line(y).text for y in range(8))
+        cache = " ".join(app.view("cache").render_line(y).text for y in range(5))
+    assert "d中间结果变量" in gradients and "d输入值变量" in gradients, gradients
+    assert "中间结果变量" in cache and "最终输出变量" in cache, cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
@@ -126,7 +127,7 @@ class CacheSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.name_width = min(max([4] + [len(e.label) for e in walk.cache]), 14)
+        self.name_width = min(max([4] + [cell_len(e.label) for e in walk.cache]), 14)  # cells: a CJK name's are 2
         self.stage_width = max([5] + [len(str(e.stage)) for e in walk.cache if e.stage is not None])
         self._values: dict[int, str] = {}  # rendered lazily: cache values never change
 
@@ -155,7 +156,7 @@ class GradientSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.name_width = min(max([4] + [len(n) for n in index.names]), 14)
+        self.name_width = min(max([4] + [cell_len(n) for n in index.names]), 14)
         widest = max([len(brief(walk.upstream))] + [len(brief(s.after)) for s in walk.steps])
         self.value_width = min(max(widest, 5), 18)
 
