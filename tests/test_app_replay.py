@@ -132,6 +132,25 @@ async def test_recorded_breakpoints_come_and_go_with_the_replay(tmp_path):
         assert "next: breakpoint off 1 (stays at step 1)" in bar(app)
 
 
+async def test_breakpoints_set_during_a_replay_stay_through_its_actions(tmp_path):
+    """A hunt: a breakpoint the user set with b during a replay was wiped by the next . or ,
+    (each action showed the recording's breakpoints only)."""
+    path, _ = session(tmp_path)
+    app = ReplayApp(open_replay(read(str(path))))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*["full_stop"] * 3)
+        view = app.view("backward")
+        view.cursor = 2  # the third statement
+        app.action_toggle_breakpoint()
+        assert 3 in app.backward_source.breakpoints
+        await pilot.press("full_stop", "comma", "comma")
+        assert 3 in app.backward_source.breakpoints and view.row_text(2).startswith("●")
+        view.cursor = 2
+        app.action_toggle_breakpoint()  # and off again, for good
+        await pilot.press("full_stop")
+        assert 3 not in app.backward_source.breakpoints
+
+
 async def test_a_changed_scenario_warns_and_marks_the_steps_that_now_differ(tmp_path):
     scenario = tmp_path / "complex.yaml"
     shutil.copy(SCENARIOS / "complex.yaml", scenario)

@@ -141,6 +141,7 @@ class ReplayApp(BpstepApp):
         super().__init__(replay.walk, record, circuit_limit)
         self.replay = replay
         self.played = 0
+        self._own_toggles: set[int] = set()  # breakpoints the user toggled during the replay
         self.speed = speed
         self.playing = False
         self._autoplay_at_start = autoplay
@@ -168,11 +169,17 @@ class ReplayApp(BpstepApp):
     def _play(self, played: int) -> None:
         """Show the session as it was after its first ``played`` actions."""
         self.played = min(max(played, 0), self.replay.length)
-        points = {p for p in breakpoints_after(self.replay, self.played) if p <= self.walk.total}
-        if points != self.backward_source.breakpoints:
+        recorded = {p for p in breakpoints_after(self.replay, self.played) if p <= self.walk.total}
+        points = recorded ^ self._own_toggles  # the user's own b, on top of the recording's (a hunt:
+        if points != self.backward_source.breakpoints:  # the next action wiped them)
             self.backward_source.breakpoints = set(points)
             self.view("backward").refresh()
         self.goto(self.replay.position(self.played), f"replay {self.played}")
+
+    def action_toggle_breakpoint(self) -> None:
+        before = set(self.backward_source.breakpoints)
+        super().action_toggle_breakpoint()
+        self._own_toggles ^= before ^ self.backward_source.breakpoints
 
     def action_replay_next(self) -> None:
         self._pause()
