@@ -96,6 +96,7 @@ def test_the_detail_gives_each_value_to_its_last_digit():
     drawn = np.random.RandomState(0).randn(5, 10)  # matmul.yaml: seed 0, W drawn first
     assert [float(x) for x in rows[0].split()] == list(drawn[0])
     assert matrix(np.array([3.0, np.nan, -np.inf, 0.1]))[0].split() == ["3", "nan", "-inf", "0.1"]
+    assert matrix(np.array([-0.0, 0.0]))[0].split() == ["-0.0", "0"]  # a review: the sign was lost
 
 
 def test_huge_arrays_are_cut_in_the_detail():

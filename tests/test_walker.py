@@ -53,7 +53,7 @@ def test_arrays_lists_subscripts_and_methods():
     # a scalar's one axis (a bad-input hunt: numpy's mean refuses axis=0 of a scalar, its sum
     # takes it, and the AxisError was reported as a bug in bpstep)
     for text in ("np.mean(x, axis=0)", "x.mean(axis=-1)", "np.sum(x, axis=0)", "x.mean(axis=0, keepdims=True)"):
-        assert ev(text, x=2.5) == 2.5, text
+        assert ev(text, x=2.5) == 2.5 and np.shape(ev(text, x=2.5)) == (), text
     np.testing.assert_array_equal(ev("W[1:, -1]", W=W), [4.0, 6.0])
     assert ev("W[2, 0]", W=W) == 5.0
     assert ev("W.shape[0] + W.shape[1]", W=W) == 5.0

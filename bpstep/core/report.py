@@ -289,6 +289,7 @@ def pieces_of(build: Callable[[Callable[[Any], Any]], Any], strip: bool = False)
     if strip:
         text = text[1:-1]
     parts = text.split(_HOLE_JSON)
+    assert len(parts) == len(arrays) + 1, "a placeholder in the document's own text"  # cannot: see _HOLE
     yield parts[0]
     for array, part in zip(arrays, parts[1:]):
         yield from _array_pieces(array)

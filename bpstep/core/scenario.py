@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import keyword
 import os
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ import yaml
 
 from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, fmt_shape, to_value
-from bpstep.core.source import UNPRINTABLE, CodeBlock
+from bpstep.core.source import UNPRINTABLE, CodeBlock, unprintable
 
 FORMAT_VERSION = 1
 KEYS = ("bpstep", "title", "about", "seed", "inputs", "forward", "output", "upstream", "backward")
@@ -161,14 +160,10 @@ def _text(node: yaml.Node, key: str, printable: bool = True) -> str:
     value = _scalar(node)
     if not isinstance(value, str):
         raise _error(node, f"'{key}' must be text, not {_describe(value)}")
-    found = UNPRINTABLE.search(value) if printable else None
-    if found:  # a quoted scalar's escapes ("\e[2J") get past YAML's own check of the file
-        raise _error(node, _unprintable(key, found))
+    problem = unprintable(f"'{key}'", value) if printable else None
+    if problem:  # a quoted scalar's escapes ("\e[2J") get past YAML's own check of the file
+        raise _error(node, f"{problem}; a scenario's text must be printable")
     return value
-
-
-def _unprintable(key: str, found: re.Match) -> str:
-    return f"'{key}' holds the control character U+{ord(found.group()):04X}; a scenario's text must be printable"
 
 
 def _describe(value: Any) -> str:
@@ -189,10 +184,12 @@ def _describe(value: Any) -> str:
 def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
     """The code in a scalar node, with each line's position in the file."""
     block = _code_block(node, key, raw_lines)
-    found = UNPRINTABLE.search(block.text)
-    if found:  # where it is: a bidirectional override hides in a comment of a long block
-        lineno = block.text.count("\n", 0, found.start()) + 1
-        raise block.error(_unprintable(key, found), lineno, found.start() - (block.text.rfind("\n", 0, found.start()) + 1))
+    problem = unprintable(f"'{key}'", block.text)
+    if problem:  # where it is: a bidirectional override hides in a comment of a long block
+        at = UNPRINTABLE.search(block.text).start()
+        lineno = block.text.count("\n", 0, at) + 1
+        raise block.error(f"{problem}; a scenario's text must be printable", lineno,
+                          at - (block.text.rfind("\n", 0, at) + 1))
     return block
 
 

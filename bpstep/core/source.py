@@ -17,6 +17,12 @@ MAX_LINE_LENGTH = 10_000
 UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def unprintable(what: str, text: str) -> str | None:
+    """``what holds the control character U+001B`` if ``text`` holds one (see UNPRINTABLE)."""
+    found = UNPRINTABLE.search(text)
+    return f"{what} holds the control character U+{ord(found.group()):04X}" if found else None
+
+
 @dataclass(frozen=True)
 class CodeBlock:
     """Python source from one scenario key, and where each of its lines stands in the file.

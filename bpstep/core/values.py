@@ -164,7 +164,7 @@ def exact(x: float) -> str:
     """A scalar to its last digit: the shortest text that reads back as the same float64
     (0.017986209962091562, not 0.01799), so that it can be compared with a hand calculation."""
     x = float(x)
-    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e15 and repr(x) != "-0.0":  # -0.0 keeps its sign
         return str(int(x))
     return repr(x)  # 'nan', 'inf' and '-inf' too
 

@@ -15,7 +15,7 @@ import numpy as np
 from bpstep import __version__
 from bpstep.core.errors import ScenarioError
 from bpstep.core.limits import DEFAULT_LIMITS
-from bpstep.core.source import UNPRINTABLE
+from bpstep.core.source import unprintable
 from bpstep.core.transcript.model import (FORMAT, VERSION, Action, CachedValue, Header, RecordedStep,
                                           Transcript, move_of, steps_between)
 from bpstep.core.values import decode
@@ -184,10 +184,9 @@ def _get(obj: dict, key: str, kinds: tuple[type, ...], what: str, within: _In | 
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise _Bad(f"\"{key}\" must be {what}, not {_kind(value)}", key, within)
     if type(value) is str:
-        found = UNPRINTABLE.search(value)
-        if found:  # it would reach the terminal or the Markdown as it is
-            raise _Bad(f"\"{key}\" holds the control character U+{ord(found.group()):04X}; bpstep writes none",
-                       key, within)
+        problem = unprintable(f"\"{key}\"", value)
+        if problem:  # it would reach the terminal or the Markdown as it is
+            raise _Bad(f"{problem}; bpstep writes none", key, within)
     return value
 
 
@@ -261,7 +260,7 @@ def _cached(entry: dict, within: _In) -> CachedValue:
     value = _value(entry, "value", within)
     if np.size(value) == 0:  # JSON's [] cannot say which empty shape: the entry's "shape" does
         shape = entry.get("shape")
-        if (isinstance(shape, list) and 1 <= len(shape) <= 16 and 0 in shape
+        if (isinstance(shape, list) and 1 <= len(shape) <= DEFAULT_LIMITS.max_dims and 0 in shape
                 and all(type(n) is int and 0 <= n <= 1 << 40 for n in shape)):
             value = np.zeros(shape)
     return CachedValue(_get(entry, "name", (str,), "a name", within), _int(entry, "version", within, 1), stage,
