@@ -156,7 +156,7 @@ def test_check_json_holds_one_piece_at_a_time_not_the_document(monkeypatch):
     """A review: check --json's findings, steps and gradients were encoded as one piece, so 150
     steps on 250x250 arrays were one 382 MB string (1.37 GB traced). Written as encoded, the
     peak is a piece, not the document."""
-    import tracemalloc
+    from pieces_support import tanh_chain, written_and_peak
 
     from bpstep.core import report
     from bpstep.core.check import check
@@ -164,17 +164,7 @@ def test_check_json_holds_one_piece_at_a_time_not_the_document(monkeypatch):
     from bpstep.core.engine import run_text
 
     monkeypatch.setattr(report, "CHUNK_NUMBERS", 4_000)  # about one array a piece
-    walk = run_text("bpstep: 1\ntitle: big\nseed: 1\ninputs: |\n  x = np.random.randn(60, 60)\n"
-                    "forward: |\n" + "".join(f"  h{k} = np.tanh({'x' if k == 0 else f'h{k - 1}'})\n"
-                                               for k in range(72))
-                    + "backward: |\n" + "".join(f"  d{'x' if k == 0 else f'h{k - 1}'} = (1 - h{k}**2) * dh{k}\n"
-                                                 for k in reversed(range(72))))
-    result = check(walk)
-    tracemalloc.start()
-    try:
-        written = sum(len(piece) for piece in json_chunks(result))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    result = check(run_text(tanh_chain(72)))
+    written, peak = written_and_peak(lambda: json_chunks(result))
     assert written > 10_000_000  # 73 gradients of 3,600 numbers, each with its reference
     assert peak < written / 6, (peak, written)

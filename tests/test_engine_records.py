@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from counting import counting
+from pieces_support import tanh_chain, written_and_peak
 
 from bpstep.core.engine import CacheEntry, Step, load_walk, run_text
 from bpstep.core.program import Statement
@@ -80,20 +81,9 @@ def test_json_in_pieces_is_the_whole_document_byte_for_byte(name, chunk, monkeyp
 def test_run_json_holds_one_piece_at_a_time_not_the_document(monkeypatch):
     """bpstep run --json on 1,000 steps of 256x256 arrays built 5.8 GB of text and 24x that of
     lists before writing a byte. Written as encoded, the peak is a piece, not the document."""
-    import tracemalloc
-
     monkeypatch.setattr(report, "CHUNK_NUMBERS", 4_000)  # about one array a piece
-    walk = run_text("bpstep: 1\ntitle: big\nseed: 1\ninputs: |\n  x = np.random.randn(60, 60)\n"
-                    "forward: |\n" + "".join(f"  h{k} = np.tanh({'x' if k == 0 else f'h{k - 1}'})\n"
-                                               for k in range(24))
-                    + "backward: |\n" + "".join(f"  d{'x' if k == 0 else f'h{k - 1}'} = (1 - h{k}**2) * dh{k}\n"
-                                                 for k in reversed(range(24))))
-    tracemalloc.start()
-    try:
-        written = sum(len(piece) for piece in json_chunks(walk, check=False))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    walk = run_text(tanh_chain(24))
+    written, peak = written_and_peak(lambda: json_chunks(walk, check=False))
     assert written > 8_000_000  # 72 arrays of 3,600 numbers in the steps, 25 more in the cache twice
     assert peak < written / 6, (peak, written)  # a piece in flight: about 1.2 MB
 
@@ -101,18 +91,10 @@ def test_run_json_holds_one_piece_at_a_time_not_the_document(monkeypatch):
 def test_run_json_writes_a_large_array_in_pieces_too(monkeypatch):
     """A bad-input hunt: a piece was at least one step, so one step on 2000x2000 arrays was a
     process of 1.3 GB for 658 MB of JSON. An array larger than a piece is written in rows."""
-    import tracemalloc
-
     monkeypatch.setattr(report, "CHUNK_NUMBERS", 4_000)
     walk = run_text("bpstep: 1\ntitle: big\nseed: 1\ninputs: |\n  x = np.random.randn(400, 400)\n"
                     "forward: |\n  y = x * x\nbackward: |\n  dx = 2 * x * dy\n")
-    tracemalloc.start()
-    try:
-        pieces = json_chunks(walk, check=False)
-        written = sum(len(piece) for piece in pieces)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    written, peak = written_and_peak(lambda: json_chunks(walk, check=False))
     assert written > 20_000_000  # 160,000 numbers in each of x, y (twice), dy, the step, dx
     assert peak < written / 20, (peak, written)
 
