@@ -24,9 +24,9 @@ wrong          > 1e-2                      wrong
 and ``not finite`` (NaN or infinity on either side), ``skipped`` (not checked; see its
 note). A failing check whose worst element sits exactly at a kink (its one-sided differences
 disagree, the same at h and h/2) keeps its verdict and gets a note with both sides and the one
-the gradient takes (:func:`_kink_note`). Every input is checked, written or not (an unwritten gradient counts as zeros); other
-values are checked when the backward pass wrote their gradient. The cost is two forward
-passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are checked (a
+the gradient takes (:func:`_kink_note`). Every input is checked, written or not (an unwritten
+gradient counts as zeros); other values are checked when the backward pass wrote their
+gradient. The cost is two forward passes per element, so at most :data:`MAX_ELEMENTS` elements of each value are checked (a
 fixed sample beyond that), inputs first (up to half the budget is shared among the inputs,
 each getting at least one element in the file's order while it lasts, then what is left among
 the other values), within a budget of work (:data:`BUDGET`, counted as
