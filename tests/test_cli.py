@@ -281,3 +281,37 @@ def test_run_names_a_cached_matrix_shape_once(bpstep_bin, scenario_dir):
     proc = run(bpstep_bin, "run", "--no-check", str(scenario_dir / "matmul.yaml"))
     row = next(line for line in proc.stdout.splitlines() if line.split()[:2] == ["W", "input"])
     assert row.count("(5, 10)") == 1 and row.split("(5, 10)")[1].split()[0] == "[1.7641,", row
+
+
+CJK_TABLE = """\
+bpstep: 1
+title: cjk
+inputs:
+  输入值变量: 2.0
+  b: 1.0
+forward: |
+  中间结果变量 = 输入值变量 * 3
+  y = 中间结果变量 * b
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_text_tables_align_wide_character_names(bpstep_bin, tmp_path, command):
+    """A hunt: the text tables of run and check padded by characters, so a CJK name (two cells
+    a character) pushed its row's later columns out of line."""
+    from rich.cells import cell_len  # the terminal's measure, independent of bpstep's own
+
+    path = tmp_path / "cjk.yaml"
+    path.write_text(CJK_TABLE)
+    proc = run(bpstep_bin, command, str(path))
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] in (["name", "stage"], ["gradient", "of"]))
+    column = cell_len(lines[header].split(lines[header].split()[1])[0])  # where the second column starts
+    rows = [line for line in lines[header + 1:header + 5] if line.strip()]
+    assert any(not line.isascii() for line in rows), rows
+    for line in rows:
+        first = line.split()[0]
+        assert cell_len(line[:line.index(first) + len(first)]) < column
+        assert line[len(line[:line.index(first) + len(first)]):].startswith(" ")
+        second = line.split()[1]
+        assert cell_len(line[:line.index(second, line.index(first) + len(first))]) == column, (line, column)

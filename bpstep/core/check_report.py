@@ -7,15 +7,10 @@ from typing import Any, Callable, Iterator
 from bpstep.core.check import CheckResult, FinalGradient
 from bpstep.core.engine import Step
 from bpstep.core.findings import FAILING, LOCAL, MISNAMED, OK, UNCHECKED, Finding, StepMark
-from bpstep.core.report import collection_pieces, pieces_of
+from bpstep.core.report import collection_pieces, pieces_of, table
 from bpstep.core.values import brief, encode
 
 MARK_TEXT = {OK: "ok", LOCAL: "local", UNCHECKED: "unchecked", MISNAMED: "misnamed?"}
-
-
-def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
 
 
 def summary(result: CheckResult) -> str:
@@ -75,7 +70,7 @@ def text_report(result: CheckResult) -> str:
         for step, mark in zip(walk.steps, verification.marks):
             rows.append([_mark_text(mark), str(step.index), str(step.line), str(step.stage), step.code])
             fed = fed or (mark.mark == OK and mark.matches_reference is False)
-        out += _table(rows)
+        out += table(rows)
         if fed:
             out.append("  * right by the rule, but off the reference's value: fed by an earlier mistake")
     others = [f for f in verification.failures if f is not first]
@@ -111,7 +106,7 @@ def _gradient_rows(gradients: tuple[FinalGradient, ...]) -> list[str]:
             notes.append(f"  {g.name}: {g.note}")
         if g.numeric is not None and g.numeric.note:
             notes.append(f"  {g.name}: {g.numeric.note}")
-    return _table(rows) + notes
+    return table(rows) + notes
 
 
 # -- JSON ---------------------------------------------------------------------------------------

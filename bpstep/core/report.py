@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
@@ -40,9 +41,19 @@ def overwrite_warning(step: Step) -> str | None:
             "gradients add up at forks, use +=")
 
 
-def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+def cells(text: str) -> int:
+    """The terminal cells a text takes: a wide character (CJK) takes two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    """Rows of cells in aligned columns (measured in terminal cells: a hunt found CJK names
+    pushing their rows' later columns out of line)."""
+    widths = [max(cells(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(cell + " " * (w - cells(cell)) for cell, w in zip(row, widths)).rstrip()
+            for row in rows]
 
 
 def text_report(walk: Walk, check: bool = True) -> str:
@@ -53,7 +64,7 @@ def text_report(walk: Walk, check: bool = True) -> str:
         stage = "input" if entry.stage is None else str(entry.stage)
         flag = "  (!) not finite" if has_trouble(entry.value) else ""
         rows.append([entry.label, stage, shape_text(entry.value), brief(entry.value, shaped=False) + flag])
-    out += _table(rows)
+    out += table(rows)
     out += ["", f"Output {walk.output} = {brief(walk.cache_value(walk.output))}; "
                 f"upstream {walk.upstream_name} = {brief(walk.upstream)}", ""]
     stages = len({s.stage for s in walk.steps})
@@ -91,10 +102,10 @@ def text_report(walk: Walk, check: bool = True) -> str:
         if len(parts) > MAX_PARTS:  # a value read by hundreds of stages: one readable line
             parts = parts[:MAX_PARTS - 2] + [f"+ … ({len(parts) - MAX_PARTS + 1} more)"] + parts[-1:]
         rows.append([name, brief(value), "= " + " ".join(parts) if len(parts) > 1 else ""])
-    out += _table(rows) if rows else ["  (none)"]
+    out += table(rows) if rows else ["  (none)"]
     if local:
         out += ["", "Backward locals"]
-        out += _table([[name, brief(value)] for name, value in local.items()])
+        out += table([[name, brief(value)] for name, value in local.items()])
     if walk.hints:
         out += ["", "Hints"] + [f"  {hint}" for hint in walk.hints]
     if check:
@@ -117,7 +128,7 @@ def check_text(report: CheckReport) -> list[str]:
         rows.append([result.name, result.of, counted, error, result.verdict_text])
         if result.note:
             notes.append(f"  {result.name}: {result.note}")
-    return out + _table(rows) + notes
+    return out + table(rows) + notes
 
 
 def step_json(step: Step, encode: Callable[[Any], Any] = encode) -> dict[str, Any]:
