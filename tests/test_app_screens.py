@@ -292,6 +292,24 @@ async def test_a_long_title_is_cut_never_the_position(tmp_path, width):
         assert "…" in top
 
 
+async def test_the_go_to_prompt_and_its_error_wrap_on_a_narrow_terminal():
+    """A hunt: at 40 columns the go-to dialog cut its prompt ('… from 8 (runs first)', the
+    'to 1:' gone) and its error, with no ellipsis."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+
+        def screen() -> str:  # what the terminal shows, the dialog's frame cut away
+            lines = [strip.text for strip in app.screen._compositor.render_strips()]
+            return " ".join(" ".join(line.strip(" │╭╮╰╯─") .split()) for line in lines)
+
+        assert "Stage number, from 8 (runs first) to 1:" in screen(), screen()
+        await pilot.press("minus", "1", "5", "enter")
+        await pilot.pause()
+        assert "no stage -15; the stages run from 8 down to 1" in screen(), screen()
+
+
 async def test_no_color_draws_in_grey_only(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = make_app(COMPLEX)
