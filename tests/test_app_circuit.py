@@ -330,3 +330,16 @@ async def test_v_on_a_circuit_too_large_to_draw_says_so_and_stepping_goes_on(mon
         await pilot.press("v")
         await pilot.pause()
         assert len(list(app._notifications)) == 2 and len(sized) == 1
+
+
+async def test_an_all_zero_array_has_no_colour_scale(tmp_path):
+    """A hunt: the heatmap of an array of zeros read 'scale -0 … +0'."""
+    path = tmp_path / "zeros.yaml"
+    path.write_text("bpstep: 1\ntitle: zeros\ninputs:\n  z: [[0, 0, 0, 0], [0, 0, 0, 0]]\n  w: 2.0\n"
+                    "forward: |\n  y = np.sum(z * w)\n")
+    app = make_app(str(path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        app._show_detail("cache", 0)
+        await pilot.pause()
+        text = app.screen.query_one(HeatmapView).text().plain
+        assert "scale none: every value is 0" in text and "-0" not in text, text

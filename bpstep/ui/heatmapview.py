@@ -77,12 +77,15 @@ class HeatmapView(Widget):
         out.append("heatmap ", "bold")
         out.append(m.caption())
         out.append("\n")
-        # the colour scale: -scale … 0 … +scale
+        # the colour scale: -scale … 0 … +scale (none when every value is 0: it read '-0 … +0')
         out.append("scale ", "italic")
-        out.append(f"-{number(m.scale)} ")
-        for intensity in LEGEND:
-            out.append(*self._cell(intensity, ground, width=2))
-        out.append(f" +{number(m.scale)}\n")
+        if m.scale > 0:
+            out.append(f"-{number(m.scale)} ")
+            for intensity in LEGEND:
+                out.append(*self._cell(intensity, ground, width=2))
+            out.append(f" +{number(m.scale)}\n")
+        else:
+            out.append("none: every value is 0\n")
         # column numbers over every COLUMN_TICK-th cell (in the array's own columns)
         w = self.cell_width
         ticks = [" "] * (w * m.cols)
