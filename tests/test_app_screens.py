@@ -191,6 +191,22 @@ async def test_every_panel_can_be_hidden_and_shown():
         assert app.position == 1
 
 
+async def test_with_every_pane_hidden_keys_act_on_none_of_them():
+    """A hunt: with all four panes hidden, j then Enter opened a gradient's detail, and b set a
+    breakpoint nobody could see."""
+    app = make_app(COMPLEX)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for name in ("forward", "cache", "backward", "gradients"):
+            app.action_toggle_panel(name)
+        await pilot.pause()
+        assert app.focused is None
+        await pilot.press("j", "enter", "b")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0] and app.backward_source.breakpoints == set()
+        await pilot.press("s")  # stepping goes on
+        assert app.position == 1
+
+
 @pytest.mark.parametrize("size", [(80, 24), (60, 20), (40, 12)])
 async def test_small_terminals_do_not_crash(size):
     app = make_app(COMPLEX)

@@ -336,6 +336,10 @@ class BpstepApp(App[None]):
         view = self.view("backward")
         if not self.walk.total:
             return
+        if not view.display:  # its cursor is not to be seen: nothing to put a breakpoint on
+            self.notify("The backward code is hidden: show it (ctrl+p, Toggle backward code) to set a "
+                        "breakpoint.", severity="warning", timeout=4)
+            return
         index = view.cursor + 1
         self.backward_source.breakpoints ^= {index}
         view.refresh_row(view.cursor)
@@ -424,6 +428,8 @@ class BpstepApp(App[None]):
             column.set_class(len(shown) == 1, "-alone")  # the code pane alone takes the column
         if self.focused is not None and not self.focused.display:
             self.screen.focus_next()
+            if self.focused is not None and not self.focused.display:  # every pane hidden: keys such
+                self.screen.set_focus(None)  # as j and Enter must not act on one (a hunt)
 
     def action_save_screenshot(self) -> None:
         stem = os.path.splitext(os.path.basename(self.walk.scenario.path))[0] or "bpstep"
