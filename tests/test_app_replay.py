@@ -151,6 +151,24 @@ async def test_breakpoints_set_during_a_replay_stay_through_its_actions(tmp_path
         assert 3 not in app.backward_source.breakpoints
 
 
+async def test_a_breakpoint_the_user_and_the_recording_both_set_stays(tmp_path):
+    """A review: the user's toggles were XOR-ed with the recording's, so a breakpoint the user
+    set on step 2 vanished when the recording set its own there."""
+    path = tmp_path / "b.jsonl"
+    walk = load_walk(COMPLEX)
+    app = BpstepApp(walk, record=TranscriptWriter.open(str(path), walk))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s", "b", "s", "b")  # the recording sets breakpoints on steps 1 and 2
+    app.recorder.close()
+    app = ReplayApp(open_replay(read(str(path))))
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.view("backward").cursor = 1
+        app.action_toggle_breakpoint()  # the user's own, on step 2, before the recording's
+        assert app.backward_source.breakpoints == {2}
+        await pilot.press(*["full_stop"] * 4)
+        assert app.backward_source.breakpoints == {1, 2}
+
+
 async def test_a_changed_scenario_warns_and_marks_the_steps_that_now_differ(tmp_path):
     scenario = tmp_path / "complex.yaml"
     shutil.copy(SCENARIOS / "complex.yaml", scenario)

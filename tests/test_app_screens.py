@@ -293,6 +293,19 @@ async def test_a_narrow_gradient_table_keeps_its_check_under_its_heading():
         assert all(not line.rstrip().endswith("…") and len(line) == len(lines[0]) for line in lines), lines
 
 
+@pytest.mark.parametrize("title", ["|\n  First line of the title\n  and its second", '"tabs\\tin\\tthe\\ttitle"'])
+async def test_a_title_over_lines_or_with_tabs_keeps_the_position_in_view(tmp_path, title):
+    """A review: a title written as a block (two lines) showed its first line only, and tabs took
+    cells the cut did not count: either way the position was lost."""
+    path = tmp_path / "t.yaml"
+    path.write_text(open(COMPLEX).read().replace("title: Staged f(x, y)", "title: " + title))
+    app = make_app(str(path))
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        top = app.screen._compositor.render_strips()[0].text.rstrip()
+        assert top.endswith("stage 8 of 8 · step 0 of 12"), top
+
+
 @pytest.mark.parametrize("width", [80, 100, 200])
 async def test_a_long_title_is_cut_never_the_position(tmp_path, width):
     """A hunt: at 80 columns and more the title came first and a long one pushed the position

@@ -315,3 +315,16 @@ def test_text_tables_align_wide_character_names(bpstep_bin, tmp_path, command):
         assert line[len(line[:line.index(first) + len(first)]):].startswith(" ")
         second = line.split()[1]
         assert cell_len(line[:line.index(second, line.index(first) + len(first))]) == column, (line, column)
+
+
+def test_a_combining_mark_takes_no_cell_in_a_text_table():
+    """A review: x̂ (x and a combining circumflex) was counted as two cells, pushing its row's
+    later columns out of line by one."""
+    from rich.cells import cell_len  # the terminal's measure
+
+    from bpstep.core.report import cells, table
+
+    name = "x\u0302"
+    assert cells(name) == cell_len(name) == 1
+    rows = table([["name", "stage"], [name, "input"], ["y", "1"]])
+    assert len({cell_len(row[:row.rindex(row.split()[1])]) for row in rows}) == 1, rows  # the 2nd column, aligned

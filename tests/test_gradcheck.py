@@ -160,3 +160,37 @@ def test_run_text_and_json_have_the_check():
     assert data["check"]["dX"]["elements"] == 30 and data["check"]["dX"]["checked"] == 30
     assert np.shape(data["check"]["dX"]["numeric"]) == (10, 3)
     assert data["derived"] is False
+
+
+@pytest.mark.parametrize("budget", [2_000, 20_000, 200_000])
+def test_the_kink_probe_is_paid_for_within_the_budget(monkeypatch, budget):
+    """A review: the probe of a failing gradient's one-sided differences ran four forward
+    passes outside the budget (1.72x the budget on a scenario whose every gradient is wrong).
+    Every nudged pair of forward passes is counted against it here."""
+    from bpstep.core import gradcheck
+
+    stages = 30
+    forward = "\n".join(f"v{k} = np.tanh({'x' if k == 0 else f'v{k - 1}'})" for k in range(stages))
+    backward = "\n".join(f"d{'x' if k == 0 else f'v{k - 1}'} = 0.5 * dv{k}" for k in reversed(range(stages)))
+    walk = walk_of(scenario_text({"x": [0.3, -0.2, 0.1]}, forward, backward=backward))
+    spent = []
+    nudged = gradcheck._Replay.nudged
+
+    def counted(self, target, element, step):
+        spent.append(2 * self.cost_after(target.index))
+        return nudged(self, target, element, step)
+
+    monkeypatch.setattr(gradcheck._Replay, "nudged", counted)
+    report = check_walk(walk, budget=budget)
+    assert sum(spent) <= budget, (sum(spent), budget)
+    if budget >= 20_000:  # enough to check, and to find the gradients wrong
+        assert any(r.verdict == "wrong" for r in report.results.values())
+
+
+def test_an_unwritten_gradient_at_a_kink_takes_no_side():
+    """A review: an unwritten gradient is checked as zeros, and the kink note said it 'takes
+    the left one'."""
+    walk = walk_of(scenario_text({"z": 0.0, "w": 1.0}, "h = np.maximum(0, z) * w", backward="dw = np.maximum(0, z) * dh"))
+    result = check_walk(walk).results["dz"]
+    assert result.verdict == "wrong" and "does not write it" in result.note
+    assert "at a kink" in result.note and "takes the" not in result.note

@@ -150,7 +150,7 @@ def bulk(collect: bool = False):
     walk and its checks live as long as the program), and the pause that started first turns
     the collector on again.
 
-    ``collect``: first collect what became garbage since the last freeze. The pause is the
+    ``collect``: first collect the garbage of what is not frozen yet. The pause is the
     whole process's, so when the checks run in the TUI's worker thread, the UI's own garbage of
     those seconds would otherwise be frozen for good (a review found 15,000 objects at 10,000
     stages). It is one pass over the objects made since the last freeze: the reference run
@@ -165,11 +165,13 @@ def bulk(collect: bool = False):
         with quiet():
             yield
     finally:
-        if collect:
-            gc.collect(0)  # with the collector paused, everything since the last freeze is in generation 0
-        if enabled:
-            gc.enable()
-        gc.freeze()
+        try:
+            if collect:  # all generations (a review: garbage promoted before the pause was missed by a
+                gc.collect()  # young one); what is frozen is not traversed, so the pass stays short
+        finally:
+            if enabled:
+                gc.enable()
+            gc.freeze()
 
 
 def to_value(x: Any) -> Value:

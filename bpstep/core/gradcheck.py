@@ -212,9 +212,11 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     if count < size:
         picks = np.sort(np.random.RandomState(0).choice(size, count, replace=False))
     numeric = np.full(size, np.nan)
+    totals: dict[int, tuple[float, float]] = {}  # each element's nudged totals (+h, -h): a kink's sides
     try:
         for i in picks:
-            numeric[i] = replay.derivative(target, int(i), h)
+            totals[int(i)] = up, down = replay.nudged(target, int(i), h)
+            numeric[i] = (up - down) / (2 * h) if math.isfinite(up - down) else math.nan
     except ScenarioError as exc:
         return result("skipped", None, note=f"the forward pass fails when {target.label} is nudged: "
                                             f"{exc.message}"), per_element * count
@@ -229,27 +231,37 @@ def _check_one(target: _Target, replay: "_Replay", h: float, max_elements: int, 
     errors = relative_errors(a[picks], numeric[picks], floor)
     error = float(np.max(errors))
     judged = verdict(error)
-    if judged not in PASSING:
+    probe = per_element  # the sides at h/2: two more forward passes, within the target's share
+    if judged not in PASSING and cost + probe <= budget:
         worst = int(picks[int(np.argmax(errors))])
-        kink = _kink_note(target, replay, worst, a[worst], h, unchanged, floor)
+        kink = _kink_note(target, replay, worst, None if analytic is None else a[worst], h, totals[worst],
+                          unchanged, floor)
+        cost += probe
         if kink:
             note = (note + "; " if note else "") + kink
-            cost += 4 * replay.cost_after(target.index)
     return result(judged, error, numeric_value, count, note), cost
+
+
+def _sides(nudged: tuple[float, float], h: float, unchanged: float) -> tuple[float, float]:
+    """The one-sided differences (left, right) from the totals nudged by +h and -h, and
+    ``unchanged``, the total of the forward pass as it ran."""
+    up, down = nudged
+    return (unchanged - down) / h, (up - unchanged) / h
 
 
 KINK_SIDES = 1e-3  # one-sided differences further apart than this (relative): not differentiable there
 
 
-def _kink_note(target: _Target, replay: "_Replay", element: int, analytic: float, h: float, unchanged: float,
-               floor: float) -> str:
+def _kink_note(target: _Target, replay: "_Replay", element: int, analytic: float | None, h: float,
+               nudged: tuple[float, float], unchanged: float, floor: float) -> str:
     """Why central differences disagree with a gradient at ``element``, if it is a kink (relu
     at 0, a tie in max, abs at 0): there they average the two sides, and a gradient that takes
     one side (as bpstep's rules do) differs from them. The sides are taken at h and at h/2: a
     kink's are the same at both (locally linear), while curvature, or a nudge that crosses a
     kink nearby, changes them. Only a note: the verdict stays, since a gradient sent to both
     sides of a tie (``da = (a >= b) * dm; db = (b >= a) * dm``) also takes "one side" each."""
-    (left, right), (left2, right2) = (replay.sides(target, element, step, unchanged) for step in (h, h / 2))
+    (left, right), (left2, right2) = _sides(nudged, h, unchanged), _sides(replay.nudged(target, element, h / 2),
+                                                                          h / 2, unchanged)
     if not (relative_errors(left, right, floor) > KINK_SIDES
             and relative_errors([left, right], [left2, right2], floor).max() <= BANDS[1][1]):
         return ""
@@ -348,12 +360,4 @@ class _Replay:
             values.append(self.total(target.index, target.key[0], to_value(moved.reshape(base.shape))))
         return values[0], values[1]
 
-    def derivative(self, target: _Target, element: int, h: float) -> float:
-        up, down = self.nudged(target, element, h)
-        return (up - down) / (2 * h) if math.isfinite(up - down) else math.nan
 
-    def sides(self, target: _Target, element: int, h: float, unchanged: float) -> tuple[float, float]:
-        """The one-sided differences (left, right) at one element, from ``unchanged``, the total
-        of the forward pass as it ran."""
-        up, down = self.nudged(target, element, h)
-        return (unchanged - down) / h, (up - unchanged) / h

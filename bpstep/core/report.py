@@ -45,7 +45,8 @@ def cells(text: str) -> int:
     """The terminal cells a text takes: a wide character (CJK) takes two."""
     if text.isascii():
         return len(text)
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return sum(0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+               for char in text)  # a combining mark (x̂) takes none
 
 
 def table(rows: list[list[str]], indent: str = "  ") -> list[str]:

@@ -141,7 +141,7 @@ class ReplayApp(BpstepApp):
         super().__init__(replay.walk, record, circuit_limit)
         self.replay = replay
         self.played = 0
-        self._own_toggles: set[int] = set()  # breakpoints the user toggled during the replay
+        self._own: dict[int, bool] = {}  # breakpoints the user set (True) or cleared during the replay
         self.speed = speed
         self.playing = False
         self._autoplay_at_start = autoplay
@@ -170,8 +170,9 @@ class ReplayApp(BpstepApp):
         """Show the session as it was after its first ``played`` actions."""
         self.played = min(max(played, 0), self.replay.length)
         recorded = {p for p in breakpoints_after(self.replay, self.played) if p <= self.walk.total}
-        points = recorded ^ self._own_toggles  # the user's own b, on top of the recording's (a hunt:
-        if points != self.backward_source.breakpoints:  # the next action wiped them)
+        # the user's own b override the recording's (a hunt: the next action wiped them)
+        points = {p for p in recorded if self._own.get(p, True)} | {p for p, on in self._own.items() if on}
+        if points != self.backward_source.breakpoints:
             self.backward_source.breakpoints = set(points)
             self.view("backward").refresh()
         self.goto(self.replay.position(self.played), f"replay {self.played}")
@@ -179,7 +180,8 @@ class ReplayApp(BpstepApp):
     def action_toggle_breakpoint(self) -> None:
         before = set(self.backward_source.breakpoints)
         super().action_toggle_breakpoint()
-        self._own_toggles ^= before ^ self.backward_source.breakpoints
+        for index in before ^ self.backward_source.breakpoints:
+            self._own[index] = index in self.backward_source.breakpoints
 
     def action_replay_next(self) -> None:
         self._pause()
