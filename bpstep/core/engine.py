@@ -281,7 +281,16 @@ def _evaluator(env, rng, limits: Limits) -> Callable[[Statement], tuple[Value, l
     budget = _BUDGET.get()
     walker = Walker(env, None, rng=rng, limits=limits, budget=budget)  # type: ignore[arg-type]
 
+    max_depth = limits.max_depth
+
     def evaluate(statement: Statement) -> tuple[Value, list[str]]:
+        quick = statement.quick
+        if quick is not None and statement.depth <= max_depth:
+            value = quick.value(env)  # one operation on numbers: the walker's own scalar case
+            if value is not None:
+                if budget is not None:
+                    budget.keep(value, statement.error)
+                return value, list(quick.reads)
         walker.block = statement.block
         reads = walker.reads = []
         value = walker.evaluate(statement.value, statement.depth)

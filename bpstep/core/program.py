@@ -14,7 +14,9 @@ import warnings
 from dataclasses import dataclass
 
 from bpstep.core.errors import ScenarioError
+from bpstep.core import quick as quick_lines
 from bpstep.core.expr import RESERVED_NAMES, Limits, scan
+from bpstep.core.quick import Quick
 from bpstep.core.source import CodeBlock
 
 MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
@@ -38,15 +40,26 @@ class Statement:
     reads: tuple[str, ...]  # names the right-hand side reads (and the target, for +=)
     depth: int = 0  # nesting depth of the right-hand side
     stage: int = 0  # 0 for inputs; set for forward and backward statements
+    quick: Quick | None = None  # a line read without ast (bpstep.core.quick): value is built on demand
 
-    def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr, lineno: int, line: int,
+    def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
                  col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
-                 depth: int = 0, stage: int = 0):
+                 depth: int = 0, stage: int = 0, quick: Quick | None = None):
         # frozen, but built without a guarded setattr per field: a 10,000-stage scenario has
         # 25,000 statements (tests/test_engine_records.py checks this against the fields)
-        self.__dict__.update(block=block, target=target, op=op, value=value, lineno=lineno, line=line,
+        self.__dict__.update(block=block, target=target, op=op, lineno=lineno, line=line,
                              col=col, code=code, source=source, marker=marker, reads=reads, depth=depth,
-                             stage=stage)
+                             stage=stage, quick=quick)
+        if value is not None or quick is None:
+            self.__dict__["value"] = value
+
+    def __getattr__(self, name: str):
+        # only for what the instance dict lacks: the syntax tree of a quick line, until asked for
+        quick = self.__dict__.get("quick")
+        if name == "value" and quick is not None:
+            node = self.__dict__["value"] = quick.node()  # shared by every staged copy
+            return node
+        raise AttributeError(f"'Statement' object has no attribute '{name}'")
 
     def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
         if node is None:
@@ -102,25 +115,26 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     ``"forward"`` its marker or position (:func:`number_forward`), ``"marker"`` its marker
     if it has one (:func:`attribute_backward`)."""
     block.check_line_lengths()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Python's SyntaxWarnings would be a second line on stderr
-            module = ast.parse(block.text, mode="exec")
-    except SyntaxError as exc:
-        message = exc.msg or "invalid syntax"
-        raise block.error(f"invalid Python syntax: {message}", exc.lineno or 1, (exc.offset or 1) - 1) from None
-    except (MemoryError, RecursionError, ValueError):
-        raise block.error("the code is too complex to parse; split it into stages") from None
-    if len(module.body) > limits.max_statements:
-        raise block.error(f"{len(module.body)} statements; the limit is {limits.max_statements} "
-                          "(raise it with --max-statements)", module.body[limits.max_statements].lineno)
     lines = block.lines()
-    comments = _comments(lines)
-    statements = []
-    body = module.body
+    found = None if allow_expression else _quick_body(lines)
+    if found is None:
+        body, comments = _parse(block, block.text).body, _comments(lines)
+    else:  # the quick lines' comments are theirs; the others' are found as before
+        body, others = found
+        comments = _comments(others)
+    if len(body) > limits.max_statements:
+        over = body[limits.max_statements]
+        raise block.error(f"{len(body)} statements; the limit is {limits.max_statements} "
+                          "(raise it with --max-statements)", over[0] if type(over) is tuple else over.lineno)
+    statements: list[Statement] = []
     if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
         return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
     for node in body:
+        if type(node) is tuple:  # a quick line: (lineno, target, op, Quick, comment, marker digits)
+            statements.append(_quick_statement(block, *node, lines,
+                                               len(statements) + 1 if stages == "forward" else 0,
+                                               stages == "marker"))
+            continue
         if isinstance(node, ast.Assign):
             if len(node.targets) != 1:
                 raise block.node_error("assign one name per statement (a = b = ... is not allowed)", node)
@@ -149,6 +163,111 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     return statements
 
 
+def _parse(block: CodeBlock, text: str) -> ast.Module:
+    """Python's parse of a block's text, its errors as the block's."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Python's SyntaxWarnings would be a second line on stderr
+            return ast.parse(text, mode="exec")
+    except SyntaxError as exc:
+        message = exc.msg or "invalid syntax"
+        raise block.error(f"invalid Python syntax: {message}", exc.lineno or 1, (exc.offset or 1) - 1) from None
+    except (MemoryError, RecursionError, ValueError):
+        raise block.error("the code is too complex to parse; split it into stages") from None
+
+
+def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
+    """The block's statements in order, lines of the quick shape (bpstep.core.quick) as
+    ``(lineno, target, op, Quick, comment, marker digits)`` and the others as Python parses them, and the
+    lines with the quick ones blanked; None when there are no quick lines, or when anything
+    could make the result differ from ast.parse of the whole block (then that parse decides,
+    and gives its own errors).
+
+    The other lines are parsed with the quick lines blanked, which keeps every line number. A
+    quick line has no bracket, quote or backslash, so it is a logical line of its own unless
+    an earlier line leaves one open: a backslash at its end (refused here), or a bracket or
+    string, which then spans the blanked line (checked against the parse)."""
+    quick: dict[int, tuple] = {}
+    slow = False
+    read, neutral = quick_lines.read, quick_lines.NEUTRAL.fullmatch
+    operands: dict = {}
+    for lineno, text in enumerate(lines, start=1):
+        found = read(text, lineno, operands)
+        if found is not None:
+            quick[lineno] = (lineno, *found)
+        elif neutral(text) is None:
+            if text.rstrip().endswith("\\"):
+                return None
+            slow = True
+    if not quick:
+        return None
+    others = ["" if lineno in quick else text for lineno, text in enumerate(lines, start=1)]
+    if not slow:
+        return list(quick.values()), others
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = ast.parse("\n".join(others), mode="exec").body
+    except (SyntaxError, MemoryError, RecursionError, ValueError):
+        return None
+    body: list = []
+    for node in parsed:
+        end = node.end_lineno or node.lineno
+        if end > node.lineno and any(lineno in quick for lineno in range(node.lineno, end + 1)):
+            return None  # a quick-looking line inside a bracket or a string: not a statement
+        body.append(node)
+    body.extend(quick.values())
+    body.sort(key=lambda item: item[0] if type(item) is tuple else item.lineno)
+    return body, others
+
+
+def _marker(comment: str | None, marker: int | None) -> int | None:
+    """The stage marker a line's comment gives (``#(n)``, the last one if several), else ``marker``."""
+    if comment is not None:
+        bare = comment.rstrip()
+        if bare[:2] == "#(" and bare[-1] == ")" and bare[2:-1].isdecimal():  # just "#(n)"
+            return int(bare[2:-1])
+        found = MARKER.findall(comment)
+        if found:
+            return int(found[-1])
+    return marker
+
+
+def _position(block: CodeBlock, first: int, offset: int) -> tuple[int, int]:
+    origins = block.origins
+    if 1 <= first <= len(origins):  # block.position, inline: once per statement
+        line, col = origins[first - 1]
+        return line, col + offset
+    return block.position(first, offset)
+
+
+def _stage(marker: int | None, position: int, marked: bool, line: int, col: int) -> int:
+    if marker is not None and not 1 <= marker <= MAX_STAGE:
+        raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
+    return (position if marker is None else marker) if position else (marker or 0) if marked else 0
+
+
+def _quick_statement(block, lineno: int, target: str, op: str, quick: Quick, comment: str | None,
+                     digits: str | None, lines, position: int = 0, marked: bool = False) -> Statement:
+    """:func:`_statement` for a quick line (one line, at column 0, the code ASCII); ``digits``:
+    its marker when the comment is just ``#(n)``."""
+    marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
+    origins = block.origins
+    line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno)
+    if marker is None:
+        stage = position
+    else:
+        if not 1 <= marker <= MAX_STAGE:
+            raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
+        stage = marker if position or marked else 0
+    text = lines[lineno - 1]
+    reads = quick.reads
+    if op == "+=" and target not in reads:
+        reads = (target, *reads)
+    return Statement(block, target, op, None, lineno, line, col, text[:quick.end], text.strip(), marker,
+                     reads, quick.depth, stage, quick)
+
+
 def _statement(block, node, target, op, value, lines, comments, position: int = 0,
                marked: bool = False) -> Statement:
     """``position``: the stage to give the statement unless it has a marker (0: none);
@@ -157,25 +276,11 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     end = node.end_lineno or first
     marker = None
     for lineno in range(first, end + 1):
-        comment = comments.get(lineno)
-        if comment is not None:
-            bare = comment.rstrip()
-            if bare[:2] == "#(" and bare[-1] == ")" and bare[2:-1].isdecimal():  # just "#(n)"
-                marker = int(bare[2:-1])
-                continue
-            found = MARKER.findall(comment)
-            if found:
-                marker = int(found[-1])
+        marker = _marker(comments.get(lineno), marker)
     text = lines[first - 1]
     offset = node.col_offset if text.isascii() else block.char_offset(first, node.col_offset)
-    origins = block.origins
-    if 1 <= first <= len(origins):  # block.position, inline: once per statement
-        line, col = origins[first - 1]
-        col += offset
-    else:
-        line, col = block.position(first, offset)
-    if marker is not None and not 1 <= marker <= MAX_STAGE:
-        raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
+    line, col = _position(block, first, offset)
+    stage = _stage(marker, position, marked, line, col)
     if first == end and text.isascii():  # the common case: columns are character offsets
         code = text[node.col_offset:node.end_col_offset]
         source = text.strip()
@@ -186,7 +291,6 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
-    stage = (position if marker is None else marker) if position else (marker or 0) if marked else 0
     return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
                      stage)
 

@@ -224,8 +224,10 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
     yield from pieces_of(lambda enc: {"upstream": enc(walk.upstream)}, strip=True)
     yield ', "steps": '
     yield from collection_pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]")
-    for key, gradients in (("gradients", True), ("locals", False)):
-        items = [(name, value) for name, value in final.items() if walk.is_gradient(name) == gradients]
+    split: tuple[list, list] = ([], [])  # (locals, gradients)
+    for name, value in final.items():
+        split[walk.is_gradient(name)].append((name, value))
+    for key, items in (("gradients", split[True]), ("locals", split[False])):
         yield f', "{key}": '
         yield from collection_pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}")
     yield ", "
@@ -251,7 +253,13 @@ def collection_pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], 
     size = 0
     first = True
     for item in items:
-        count_of = sum(count(v) for v in _values(numbers(item)))
+        found = numbers(item)  # count() of each value, inline: once per step of a long walk
+        if type(found) is tuple:
+            count_of = 0
+            for value in found:
+                count_of += value.size if type(value) is np.ndarray else 1
+        else:
+            count_of = found.size if type(found) is np.ndarray else 1
         if count_of > CHUNK_NUMBERS:
             if batch:
                 yield ("" if first else ", ") + _batch(batch, build, keyed)

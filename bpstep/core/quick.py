@@ -1,0 +1,143 @@
+"""Statements of at most one operation on two leaves (``v3 = 0.989 * v2``), read without ast.
+
+A generated 10,000-stage graph is 25,000 such lines. Python's parser builds a syntax tree of
+seven objects for each (0.14-0.2 s for the whole scenario, more than its evaluation), and the
+walker then dispatches on every node. A line that matches :data:`LINE` is instead read by one
+regular expression and evaluated by one operator call, and its syntax tree is built only when
+something asks for it (derivation, checks, the circuit): :meth:`Quick.node`.
+
+The fast path never decides anything the slow one would decide differently:
+
+- :data:`LINE` matches only a complete statement: a name at column 0, ``=`` or ``+=``, one or
+  two operands (an ASCII name, or a decimal number with an optional ``-``) joined by one of
+  ``+ - * /``, and an optional comment. No brackets, quotes or backslashes, so such a line is
+  always a logical line of its own once the lines before it end one (see
+  ``program.parse_block``, which checks that with Python's parser).
+- Keywords, reserved names (``np``, ``abs``), ``__debug__`` and integers beyond the walker's
+  limit are left to the parser and the walker, for their own errors.
+- :meth:`Quick.value` gives a value only when every operand is a float64 number, with the
+  very operator call of the walker's scalar case (``expr.Walker._eval_BinOp``); anything else
+  (arrays, a name not defined yet, an expression deeper than the limit) returns None and the
+  walker evaluates the syntax tree, with its checks and its errors.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import operator
+import re
+
+import numpy as np
+
+from bpstep.core.expr import RESERVED_NAMES, to_value
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_EXPONENT = r"(?:[eE][+-]?[0-9]+)"
+# Python's decimal literals: floats (1.5, 1., .5, 1e3, 01.5), and integers without leading zeros
+_NUMBER = (rf"(?:[0-9]+\.[0-9]*{_EXPONENT}?|\.[0-9]+{_EXPONENT}?|[0-9]+{_EXPONENT}|0+|[1-9][0-9]*)"
+           r"(?![0-9A-Za-z_.])")
+_OPERAND = rf"(-?{_NUMBER}|{_NAME})"
+LINE = re.compile(rf"({_NAME})[ \t]*(\+?=)[ \t]*{_OPERAND}(?:[ \t]*([-+*/])[ \t]*{_OPERAND})?[ \t]*"
+                  r"(#(?:\(([0-9]+)\)[ \t]*$)?[^\r\x00\x0c]*)?")  # the comment, and a marker that is all of it
+# a line with nothing to parse: blank, or only a comment
+NEUTRAL = re.compile(r"[ \t]*(?:#[^\r\x00\x0c]*)?")
+
+_OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
+_FLOAT64 = np.float64
+_REFUSED = frozenset(keyword.kwlist) | RESERVED_NAMES | {"__debug__"}
+_INT_LIMIT = 2 ** 63  # the walker's limit for an integer constant (expr.Walker._eval_Constant)
+
+
+class Quick:
+    """What a matched line computes, and its syntax tree on demand.
+
+    Operands are a name (``str``) or the float64 the walker would compute for the constant.
+    """
+
+    __slots__ = ("fn", "left", "right", "reads", "depth", "end", "_text", "_lineno", "_node")
+
+    def __init__(self, fn, left, right, reads: tuple[str, ...], depth: int, end: int, text: str,
+                 lineno: int):
+        self.fn = fn  # None for a lone operand (then right is None)
+        self.left = left
+        self.right = right
+        self.reads = reads  # the names read, in order, each once (as the walker records them)
+        self.depth = depth  # as expr.scan gives it for the tree
+        self.end = end  # where the expression ends in the line (the code without its comment)
+        self._text = text
+        self._lineno = lineno
+        self._node: ast.expr | None = None
+
+    def value(self, env) -> _FLOAT64 | None:
+        """The value, when every operand is a float64; else None (the walker's case)."""
+        left = self.left
+        a = env.get(left) if left.__class__ is str else left
+        if a.__class__ is not _FLOAT64:
+            return None
+        fn = self.fn
+        if fn is None:
+            return a
+        right = self.right
+        b = env.get(right) if right.__class__ is str else right
+        if b.__class__ is not _FLOAT64:
+            return None
+        return fn(a, b)
+
+    def node(self) -> ast.expr:
+        """The right-hand side's syntax tree, positioned in the block as ast.parse of the whole
+        block would position it; built once."""
+        if self._node is None:
+            node = ast.parse(self._text).body[0].value  # type: ignore[attr-defined]
+            ast.increment_lineno(node, self._lineno - 1)
+            self._node = node
+        return self._node
+
+
+def _operand(text: str) -> tuple[object, bool] | None:
+    """A name, or the float64 of a constant, and whether it is negated; None to decline."""
+    if text[0].isalpha() or text[0] == "_":
+        return None if text in _REFUSED else (text, False)
+    negated = text[0] == "-"
+    digits = text[1:] if negated else text
+    if "." in digits or "e" in digits or "E" in digits:
+        value = _FLOAT64(float(digits))
+        return (-value if negated else value), negated
+    number = int(digits)
+    if abs(number) > _INT_LIMIT:
+        return None
+    # the walker negates an integer before it becomes a float64: -0 is 0.0, not -0.0
+    return _FLOAT64(-number if negated else number), negated
+
+
+def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
+         ) -> tuple[str, str, Quick, str | None, str | None] | None:
+    """``(target, op, quick, comment, marker)`` for a line of the fast shape, else None: the
+    comment from its ``#``, and the digits of a ``#(n)`` that is the whole comment. ``operands``
+    keeps each operand's reading for the block (a name is read by several lines)."""
+    match = LINE.fullmatch(text)
+    if match is None:
+        return None
+    target, op, first, symbol, second, comment, marker = match.groups()
+    if target in _REFUSED:
+        return None
+    left = operands[first] if first in operands else operands.setdefault(first, _operand(first))
+    if left is None:
+        return None
+    a = left[0]
+    if symbol is None:
+        if a.__class__ is str:
+            return target, op, Quick(None, a, None, (a,), 1, match.end(3), text, lineno), comment, marker
+        # a lone constant is a value as the walker returns it
+        return target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
+                                 lineno), comment, marker
+    right = operands[second] if second in operands else operands.setdefault(second, _operand(second))
+    if right is None:
+        return None
+    b = right[0]
+    if a.__class__ is str:
+        reads = (a,) if b.__class__ is not str else (a,) if a == b else (a, b)
+    else:
+        reads = (b,) if b.__class__ is str else ()
+    return target, op, Quick(_OPERATORS[symbol], a, b, reads, 3 if left[1] or right[1] else 2, match.end(5),
+                             text, lineno), comment, marker
