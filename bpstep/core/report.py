@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from bpstep.core.gradcheck import CheckReport
 
 from bpstep.core.engine import Step, Walk
-from bpstep.core.values import brief, count, encode, has_trouble, shape_text, terms
+from bpstep.core.values import brief, encode, has_trouble, shape_text, terms
 
 
 MAX_PARTS = 8  # contributions spelled out in a gradient's sum (the text report)
@@ -333,10 +333,6 @@ def _array_pieces(array: np.ndarray) -> Iterator[str]:
             chunk = array[start:start + rows]
             yield encoded(lambda enc: enc(chunk))[1:-1]
     yield "]"
-
-
-def _values(value: Any) -> tuple:
-    return value if isinstance(value, tuple) else (value,)
 
 
 def _batch(batch: list, build, keyed: bool) -> str:
