@@ -83,7 +83,7 @@ def test_a_quick_line_is_the_statement_python_reads():
             declined += 1
             continue
         accepted += 1
-        target, op, fast, comment, digits = found
+        _, target, op, fast, comment, digits = found
         statement = python(line)
         assert statement is not None, line  # nothing Python refuses is read as a statement
         if op == "=":
@@ -115,7 +115,7 @@ def test_a_quick_value_is_the_walkers_to_the_bit():
             found = quick.read(line, 1, {})
             if found is None:
                 continue
-            fast = found[2]
+            fast = found[3]
             for a, b in itertools.product(SPECIAL, repeat=2):
                 env = {name: np.float64(v) for name, v in (("x", a), ("y1", b), ("_", b))}
                 walker = Walker(env, block)
@@ -134,7 +134,7 @@ def test_a_quick_value_is_the_walkers_to_the_bit():
 
 
 def test_a_quick_operand_that_is_not_a_number_goes_to_the_walker():
-    fast = quick.read("v = x * y", 1, {})[2]
+    fast = quick.read("v = x * y", 1, {})[3]
     assert fast.value({"x": np.float64(2), "y": np.ones(3)}) is None
     assert fast.value({"x": np.float64(2)}) is None
     assert fast.value({"x": np.float64(2), "y": np.float64(3)}) == 6.0

@@ -131,7 +131,7 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
         return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
     for node in body:
         if type(node) is tuple:  # a quick line: (lineno, target, op, Quick, comment, marker digits)
-            statements.append(_quick_statement(block, *node, lines,
+            statements.append(_quick_statement(block, node, lines,
                                                len(statements) + 1 if stages == "forward" else 0,
                                                stages == "marker"))
             continue
@@ -187,37 +187,43 @@ def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
     quick line has no bracket, quote or backslash, so it is a logical line of its own unless
     an earlier line leaves one open: a backslash at its end (refused here), or a bracket or
     string, which then spans the blanked line (checked against the parse)."""
-    quick: dict[int, tuple] = {}
+    items: list[tuple] = []  # the quick lines' readings, in order
+    others: list[str] = []  # the lines, the quick ones blanked
     slow = False
     read, neutral = quick_lines.read, quick_lines.NEUTRAL.fullmatch
     operands: dict = {}
     for lineno, text in enumerate(lines, start=1):
         found = read(text, lineno, operands)
         if found is not None:
-            quick[lineno] = (lineno, *found)
-        elif neutral(text) is None:
+            items.append(found)
+            others.append("")
+            continue
+        others.append(text)
+        if neutral(text) is None:
             if text.rstrip().endswith("\\"):
                 return None
             slow = True
-    if not quick:
+    if not items:
         return None
-    others = ["" if lineno in quick else text for lineno, text in enumerate(lines, start=1)]
     if not slow:
-        return list(quick.values()), others
+        return items, others
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = ast.parse("\n".join(others), mode="exec").body
     except (SyntaxError, MemoryError, RecursionError, ValueError):
         return None
-    body: list = []
+    body: list = []  # the parsed statements and the quick lines, merged in line order
+    at = 0
     for node in parsed:
-        end = node.end_lineno or node.lineno
-        if end > node.lineno and any(lineno in quick for lineno in range(node.lineno, end + 1)):
+        first, end = node.lineno, node.end_lineno or node.lineno
+        while at < len(items) and items[at][0] < first:
+            body.append(items[at])
+            at += 1
+        if at < len(items) and items[at][0] <= end:
             return None  # a quick-looking line inside a bracket or a string: not a statement
         body.append(node)
-    body.extend(quick.values())
-    body.sort(key=lambda item: item[0] if type(item) is tuple else item.lineno)
+    body.extend(items[at:])
     return body, others
 
 
@@ -247,10 +253,11 @@ def _stage(marker: int | None, position: int, marked: bool, line: int, col: int)
     return (position if marker is None else marker) if position else (marker or 0) if marked else 0
 
 
-def _quick_statement(block, lineno: int, target: str, op: str, quick: Quick, comment: str | None,
-                     digits: str | None, lines, position: int = 0, marked: bool = False) -> Statement:
-    """:func:`_statement` for a quick line (one line, at column 0, the code ASCII); ``digits``:
-    its marker when the comment is just ``#(n)``."""
+def _quick_statement(block, found: tuple, lines, position: int = 0, marked: bool = False) -> Statement:
+    """:func:`_statement` for a quick line (one line, at column 0, the code ASCII): ``found`` is
+    its reading, ``(lineno, target, op, Quick, comment, digits)``, ``digits`` its marker when
+    the comment is just ``#(n)``."""
+    lineno, target, op, quick, comment, digits = found
     marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
     origins = block.origins
     line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno)

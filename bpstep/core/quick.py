@@ -111,8 +111,8 @@ def _operand(text: str) -> tuple[object, bool] | None:
 
 
 def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
-         ) -> tuple[str, str, Quick, str | None, str | None] | None:
-    """``(target, op, quick, comment, marker)`` for a line of the fast shape, else None: the
+         ) -> tuple[int, str, str, Quick, str | None, str | None] | None:
+    """``(lineno, target, op, quick, comment, marker)`` for a line of the fast shape, else None: the
     comment from its ``#``, and the digits of a ``#(n)`` that is the whole comment. ``operands``
     keeps each operand's reading for the block (a name is read by several lines)."""
     match = LINE.fullmatch(text)
@@ -127,9 +127,9 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
     a = left[0]
     if symbol is None:
         if a.__class__ is str:
-            return target, op, Quick(None, a, None, (a,), 1, match.end(3), text, lineno), comment, marker
+            return lineno, target, op, Quick(None, a, None, (a,), 1, match.end(3), text, lineno), comment, marker
         # a lone constant is a value as the walker returns it
-        return target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
+        return lineno, target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
                                  lineno), comment, marker
     right = operands[second] if second in operands else operands.setdefault(second, _operand(second))
     if right is None:
@@ -139,5 +139,5 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
         reads = (a,) if b.__class__ is not str else (a,) if a == b else (a, b)
     else:
         reads = (b,) if b.__class__ is str else ()
-    return target, op, Quick(_OPERATORS[symbol], a, b, reads, 3 if left[1] or right[1] else 2, match.end(5),
+    return lineno, target, op, Quick(_OPERATORS[symbol], a, b, reads, 3 if left[1] or right[1] else 2, match.end(5),
                              text, lineno), comment, marker
