@@ -280,7 +280,6 @@ def _evaluator(env, rng, limits: Limits) -> Callable[[Statement], tuple[Value, l
     """:func:`_evaluate` for many statements over one environment, with one walker."""
     budget = _BUDGET.get()
     walker = Walker(env, None, rng=rng, limits=limits, budget=budget)  # type: ignore[arg-type]
-
     max_depth = limits.max_depth
 
     def evaluate(statement: Statement) -> tuple[Value, list[str]]:

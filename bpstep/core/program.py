@@ -14,9 +14,8 @@ import warnings
 from dataclasses import dataclass
 
 from bpstep.core.errors import ScenarioError
-from bpstep.core import quick as quick_lines
+from bpstep.core import quick
 from bpstep.core.expr import RESERVED_NAMES, Limits, scan
-from bpstep.core.quick import Quick
 from bpstep.core.source import CodeBlock
 
 MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
@@ -30,7 +29,7 @@ class Statement:
     block: CodeBlock
     target: str
     op: str  # "=" or "+="
-    value: ast.expr
+    value: ast.expr  # a quick line's is built when first asked for (see __getattr__)
     lineno: int  # 1-based line inside the block
     line: int  # 1-based line in the scenario file
     col: int
@@ -40,11 +39,11 @@ class Statement:
     reads: tuple[str, ...]  # names the right-hand side reads (and the target, for +=)
     depth: int = 0  # nesting depth of the right-hand side
     stage: int = 0  # 0 for inputs; set for forward and backward statements
-    quick: Quick | None = None  # a line read without ast (bpstep.core.quick): value is built on demand
+    quick: quick.Quick | None = None  # a line read without ast: ``value`` is built when asked for
 
     def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
                  col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
-                 depth: int = 0, stage: int = 0, quick: Quick | None = None):
+                 depth: int = 0, stage: int = 0, quick: quick.Quick | None = None):
         # frozen, but built without a guarded setattr per field: a 10,000-stage scenario has
         # 25,000 statements (tests/test_engine_records.py checks this against the fields)
         self.__dict__.update(block=block, target=target, op=op, lineno=lineno, line=line,
@@ -55,9 +54,11 @@ class Statement:
 
     def __getattr__(self, name: str):
         # only for what the instance dict lacks: the syntax tree of a quick line, until asked for
-        quick = self.__dict__.get("quick")
-        if name == "value" and quick is not None:
-            node = self.__dict__["value"] = quick.node()  # shared by every staged copy
+        reading = self.__dict__.get("quick")
+        if name == "value" and reading is not None:
+            # Quick.node builds the tree once, under a lock: every staged copy, and the checks'
+            # thread beside the UI's, get the same object
+            node = self.__dict__["value"] = reading.node()
             return node
         raise AttributeError(f"'Statement' object has no attribute '{name}'")
 
@@ -184,13 +185,14 @@ def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
     and gives its own errors).
 
     The other lines are parsed with the quick lines blanked, which keeps every line number. A
-    quick line has no bracket, quote or backslash, so it is a logical line of its own unless
-    an earlier line leaves one open: a backslash at its end (refused here), or a bracket or
-    string, which then spans the blanked line (checked against the parse)."""
+    quick line has no bracket, quote or backslash before its comment, so it is a logical line
+    of its own unless an earlier line leaves one open: a backslash at its end (refused here),
+    or a bracket or string, which then spans the blanked line (checked against the parse, from
+    a decorator's line for a decorated def)."""
     items: list[tuple] = []  # the quick lines' readings, in order
     others: list[str] = []  # the lines, the quick ones blanked
     slow = False
-    read, neutral = quick_lines.read, quick_lines.NEUTRAL.fullmatch
+    read, neutral = quick.read, quick.NEUTRAL.fullmatch
     operands: dict = {}
     for lineno, text in enumerate(lines, start=1):
         found = read(text, lineno, operands)
@@ -216,7 +218,8 @@ def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
     body: list = []  # the parsed statements and the quick lines, merged in line order
     at = 0
     for node in parsed:
-        first, end = node.lineno, node.end_lineno or node.lineno
+        end = node.end_lineno or node.lineno
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])  # @d above a def
         while at < len(items) and items[at][0] < first:
             body.append(items[at])
             at += 1
@@ -257,22 +260,16 @@ def _quick_statement(block, found: tuple, lines, position: int = 0, marked: bool
     """:func:`_statement` for a quick line (one line, at column 0, the code ASCII): ``found`` is
     its reading, ``(lineno, target, op, Quick, comment, digits)``, ``digits`` its marker when
     the comment is just ``#(n)``."""
-    lineno, target, op, quick, comment, digits = found
+    lineno, target, op, reading, comment, digits = found
     marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
-    origins = block.origins
-    line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno)
-    if marker is None:
-        stage = position
-    else:
-        if not 1 <= marker <= MAX_STAGE:
-            raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
-        stage = marker if position or marked else 0
+    line, col = _position(block, lineno, 0)
+    stage = _stage(marker, position, marked, line, col)
     text = lines[lineno - 1]
-    reads = quick.reads
+    reads = reading.reads
     if op == "+=" and target not in reads:
         reads = (target, *reads)
-    return Statement(block, target, op, None, lineno, line, col, text[:quick.end], text.strip(), marker,
-                     reads, quick.depth, stage, quick)
+    return Statement(block, target, op, None, lineno, line, col, text[:reading.end], text.strip(), marker,
+                     reads, reading.depth, stage, reading)
 
 
 def _statement(block, node, target, op, value, lines, comments, position: int = 0,

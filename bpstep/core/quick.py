@@ -10,11 +10,12 @@ The fast path never decides anything the slow one would decide differently:
 
 - :data:`LINE` matches only a complete statement: a name at column 0, ``=`` or ``+=``, one or
   two operands (an ASCII name, or a decimal number with an optional ``-``) joined by one of
-  ``+ - * /``, and an optional comment. No brackets, quotes or backslashes, so such a line is
-  always a logical line of its own once the lines before it end one (see
-  ``program.parse_block``, which checks that with Python's parser).
-- Keywords, reserved names (``np``, ``abs``), ``__debug__`` and integers beyond the walker's
-  limit are left to the parser and the walker, for their own errors.
+  ``+ - * /``, and an optional comment. No brackets, quotes or backslashes before the
+  comment, so such a line is always a logical line of its own once the lines before it end
+  one (see ``program._quick_body``, which checks that with Python's parser).
+- Keywords, reserved names (``np``, ``abs``), ``__debug__``, integers of more than 19 digits
+  (the walker's limit is 2**63; Python's own refuses more than 4,300 digits) and comments that
+  are not valid Unicode are left to the parser and the walker, for their own errors.
 - :meth:`Quick.value` gives a value only when every operand is a float64 number, with the
   very operator call of the walker's scalar case (``expr.Walker._eval_BinOp``); anything else
   (arrays, a name not defined yet, an expression deeper than the limit) returns None and the
@@ -27,6 +28,7 @@ import ast
 import keyword
 import operator
 import re
+import threading
 
 import numpy as np
 
@@ -47,6 +49,8 @@ _OPERATORS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": oper
 _FLOAT64 = np.float64
 _REFUSED = frozenset(keyword.kwlist) | RESERVED_NAMES | {"__debug__"}
 _INT_LIMIT = 2 ** 63  # the walker's limit for an integer constant (expr.Walker._eval_Constant)
+_INT_DIGITS = len(str(_INT_LIMIT))
+_BUILDING = threading.Lock()  # the checks' thread and the UI's may ask for one tree at once
 
 
 class Quick:
@@ -88,10 +92,21 @@ class Quick:
         """The right-hand side's syntax tree, positioned in the block as ast.parse of the whole
         block would position it; built once."""
         if self._node is None:
-            node = ast.parse(self._text).body[0].value  # type: ignore[attr-defined]
-            ast.increment_lineno(node, self._lineno - 1)
-            self._node = node
+            with _BUILDING:
+                if self._node is None:
+                    node = ast.parse(self._text).body[0].value  # type: ignore[attr-defined]
+                    ast.increment_lineno(node, self._lineno - 1)
+                    self._node = node
         return self._node
+
+
+def _encodes(text: str) -> bool:
+    """Whether Python's parser can take the text (a lone surrogate cannot be encoded)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _operand(text: str) -> tuple[object, bool] | None:
@@ -103,6 +118,8 @@ def _operand(text: str) -> tuple[object, bool] | None:
     if "." in digits or "e" in digits or "E" in digits:
         value = _FLOAT64(float(digits))
         return (-value if negated else value), negated
+    if len(digits) > _INT_DIGITS:  # int() of over 4,300 digits raises; the parser says why
+        return None
     number = int(digits)
     if abs(number) > _INT_LIMIT:
         return None
@@ -119,7 +136,7 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
     if match is None:
         return None
     target, op, first, symbol, second, comment, marker = match.groups()
-    if target in _REFUSED:
+    if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
         return None
     left = operands[first] if first in operands else operands.setdefault(first, _operand(first))
     if left is None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from bpstep.core.gradcheck import CheckReport
 
 from bpstep.core.engine import Step, Walk
-from bpstep.core.values import brief, encode, has_trouble, shape_text, terms
+from bpstep.core.values import brief, count, encode, has_trouble, shape_text, terms
 
 
 MAX_PARTS = 8  # contributions spelled out in a gradient's sum (the text report)
@@ -253,13 +253,13 @@ def collection_pieces(items, build: Callable[[Any, Callable[[Any], Any]], Any], 
     size = 0
     first = True
     for item in items:
-        found = numbers(item)  # count() of each value, inline: once per step of a long walk
+        found = numbers(item)  # without a generator per item: once per step of a long walk
         if type(found) is tuple:
             count_of = 0
             for value in found:
-                count_of += value.size if type(value) is np.ndarray else 1
+                count_of += count(value)
         else:
-            count_of = found.size if type(found) is np.ndarray else 1
+            count_of = count(found)
         if count_of > CHUNK_NUMBERS:
             if batch:
                 yield ("" if first else ", ") + _batch(batch, build, keyed)
