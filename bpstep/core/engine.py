@@ -15,6 +15,7 @@ import contextvars
 import difflib
 import functools
 from collections import ChainMap
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -476,7 +477,7 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             if key is not None:
                 readers.setdefault(key, []).append(statement)
     backward = attribute_backward(backward, forward, known | set(alias_entries), readers)
-    backward = sorted(backward, key=lambda s: -s.stage)  # stable: source order within a stage
+    backward = sorted(backward, key=attrgetter("stage"), reverse=True)  # stable: source order within a stage
     forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
     # dv is a gradient for every forward name v, earlier versions (c_1) included
     steps, writes = _run_backward(backward, forward_env, known | set(alias_entries), output, upstream,

@@ -117,7 +117,7 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     if it has one (:func:`attribute_backward`)."""
     block.check_line_lengths()
     lines = block.lines()
-    found = None if allow_expression else _quick_body(lines)
+    found = None if allow_expression else _quick_body(block, lines, stages)
     if found is None:
         body, comments = _parse(block, block.text).body, _comments(lines)
     else:  # the quick lines' comments are theirs; the others' are found as before
@@ -126,15 +126,16 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     if len(body) > limits.max_statements:
         over = body[limits.max_statements]
         raise block.error(f"{len(body)} statements; the limit is {limits.max_statements} "
-                          "(raise it with --max-statements)", over[0] if type(over) is tuple else over.lineno)
+                          "(raise it with --max-statements)", over.lineno)
     statements: list[Statement] = []
     if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
         return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
+    numbered = stages == "forward"
     for node in body:
-        if type(node) is tuple:  # a quick line: (lineno, target, op, Quick, comment, marker digits)
-            statements.append(_quick_statement(block, node, lines,
-                                               len(statements) + 1 if stages == "forward" else 0,
-                                               stages == "marker"))
+        if type(node) is Statement:  # a quick line, built by _quick_body
+            if numbered and node.marker is None:  # its position, now known (the object is new: not shared yet)
+                node.__dict__["stage"] = len(statements) + 1
+            statements.append(node)
             continue
         if isinstance(node, ast.Assign):
             if len(node.targets) != 1:
@@ -177,9 +178,10 @@ def _parse(block: CodeBlock, text: str) -> ast.Module:
         raise block.error("the code is too complex to parse; split it into stages") from None
 
 
-def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
+def _quick_body(block: CodeBlock, lines: list[str], stages: str) -> tuple[list, list[str]] | None:
     """The block's statements in order, lines of the quick shape (bpstep.core.quick) as
-    ``(lineno, target, op, Quick, comment, marker digits)`` and the others as Python parses them, and the
+    :class:`Statement` (as :func:`_statement` would build them; an unmarked forward one's stage
+    is its position, which parse_block sets) and the others as Python parses them, and the
     lines with the quick ones blanked; None when there are no quick lines, or when anything
     could make the result differ from ast.parse of the whole block (then that parse decides,
     and gives its own errors).
@@ -188,18 +190,28 @@ def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
     quick line has no bracket, quote or backslash before its comment, so it is a logical line
     of its own unless an earlier line leaves one open: a backslash at its end (refused here),
     or a bracket or string, which then spans the blanked line (checked against the parse, from
-    a decorator's line for a decorated def)."""
-    items: list[tuple] = []  # the quick lines' readings, in order
+    a decorator's line for a decorated def). A quick line with a marker out of range is left
+    to the parser: its error then comes in line order, after any error above it."""
+    items: list[Statement] = []  # the quick lines, in order
     others: list[str] = []  # the lines, the quick ones blanked
     slow = False
     read, neutral = quick.read, quick.NEUTRAL.fullmatch
     operands: dict = {}
+    origins, staged = block.origins, stages in ("forward", "marker")
     for lineno, text in enumerate(lines, start=1):
         found = read(text, lineno, operands)
         if found is not None:
-            items.append(found)
-            others.append("")
-            continue
+            _, target, op, reading, comment, digits = found
+            marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
+            if marker is None or 1 <= marker <= MAX_STAGE:
+                line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno)
+                reads = reading.reads
+                if op == "+=" and target not in reads:
+                    reads = (target, *reads)
+                items.append(Statement(block, target, op, None, lineno, line, col, text[:reading.end], text.strip(),
+                                       marker, reads, reading.depth, marker or 0 if staged else 0, reading))
+                others.append("")
+                continue
         others.append(text)
         if neutral(text) is None:
             if text.rstrip().endswith("\\"):
@@ -220,10 +232,10 @@ def _quick_body(lines: list[str]) -> tuple[list, list[str]] | None:
     for node in parsed:
         end = node.end_lineno or node.lineno
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", ())])  # @d above a def
-        while at < len(items) and items[at][0] < first:
+        while at < len(items) and items[at].lineno < first:
             body.append(items[at])
             at += 1
-        if at < len(items) and items[at][0] <= end:
+        if at < len(items) and items[at].lineno <= end:
             return None  # a quick-looking line inside a bracket or a string: not a statement
         body.append(node)
     body.extend(items[at:])
@@ -254,22 +266,6 @@ def _stage(marker: int | None, position: int, marked: bool, line: int, col: int)
     if marker is not None and not 1 <= marker <= MAX_STAGE:
         raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
     return (position if marker is None else marker) if position else (marker or 0) if marked else 0
-
-
-def _quick_statement(block, found: tuple, lines, position: int = 0, marked: bool = False) -> Statement:
-    """:func:`_statement` for a quick line (one line, at column 0, the code ASCII): ``found`` is
-    its reading, ``(lineno, target, op, Quick, comment, digits)``, ``digits`` its marker when
-    the comment is just ``#(n)``."""
-    lineno, target, op, reading, comment, digits = found
-    marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
-    line, col = _position(block, lineno, 0)
-    stage = _stage(marker, position, marked, line, col)
-    text = lines[lineno - 1]
-    reads = reading.reads
-    if op == "+=" and target not in reads:
-        reads = (target, *reads)
-    return Statement(block, target, op, None, lineno, line, col, text[:reading.end], text.strip(), marker,
-                     reads, reading.depth, stage, reading)
 
 
 def _statement(block, node, target, op, value, lines, comments, position: int = 0,

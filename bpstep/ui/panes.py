@@ -48,6 +48,14 @@ class _Source:
         return 0
 
 
+def widest_cells(texts: list[str]) -> int:
+    """The most terminal cells one of the texts takes (0 for none): their lengths when all are
+    ASCII, without a call per text (10,000 names at a large scenario's start)."""
+    if "".join(texts).isascii():
+        return max(map(len, texts), default=0)
+    return max(map(cell_len, texts), default=0)
+
+
 class ForwardSource(_Source):
     """The forward pass, one row per stage: ``▶ 3 │ sigx = ...  # comment``."""
 
@@ -127,7 +135,7 @@ class CacheSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.name_width = min(max([4] + [cell_len(e.label) for e in walk.cache]), 14)  # cells: a CJK name's are 2
+        self.name_width = min(max(4, widest_cells([e.label for e in walk.cache])), 14)  # cells: a CJK name's are 2
         self.stage_width = max([5] + [len(str(e.stage)) for e in walk.cache if e.stage is not None])
         self._values: dict[int, str] = {}  # rendered lazily: cache values never change
 
@@ -156,7 +164,7 @@ class GradientSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.name_width = min(max([4] + [cell_len(n) for n in index.names]), 14)
+        self.name_width = min(max(4, widest_cells(index.names)), 14)
         widest = max([len(brief(walk.upstream))] + [len(brief(s.after)) for s in walk.steps])
         self.value_width = min(max(widest, 5), 18)
 

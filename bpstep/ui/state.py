@@ -48,11 +48,11 @@ class Index:
             if entry.stage is not None:
                 self.stage_cache_row[entry.stage] = i
         self.forward_row = {statement.stage: i for i, statement in enumerate(walk.forward)}
-        self.stage_first: dict[int, int] = {}  # stage -> index of its first step
-        self.stage_last: dict[int, int] = {}  # stage -> index of its last step
-        for step in walk.steps:
-            self.stage_first.setdefault(step.stage, step.index)
-            self.stage_last[step.stage] = step.index
+        # stage -> index of its first step, and of its last (steps are indexed from 1 in order);
+        # built by dict() from pairs, the last pair of a key winning: 15,500 steps a load
+        stages = [step.stage for step in walk.steps]
+        self.stage_last: dict[int, int] = dict(zip(stages, range(1, len(stages) + 1)))
+        self.stage_first: dict[int, int] = dict(zip(reversed(stages), range(len(stages), 0, -1)))
         self.max_stage = max((s.stage for s in walk.forward), default=0)
 
     def stage_state(self, stage: int, position: int) -> str:
