@@ -131,8 +131,20 @@ def test_unmarked_gradient_lines_find_their_stage_from_one_index_of_the_readers(
     stages = {s.code: s.stage for s in walk.backward}
     assert stages["dx += 0.001 * dv5"] == 6 and stages["dx += dv0"] == 1  # the stage reading dv_i's value
     readers = {"x": counting(list)(s for s in walk.forward if "x" in s.reads)}
-    attribute_backward(list(walk.backward), list(walk.forward), set(walk.known), readers)
+    attribute_backward(list(walk.backward), list(walk.forward), set(walk.known), lambda: readers)
     assert readers["x"].loops <= 2  # it was one per dx line: 31
+
+
+def test_marked_backward_lines_never_ask_who_reads_what():
+    """The index of readers (20,000 names a 10,000-stage load) is built only for a line
+    without a marker; the complex scenario marks every line."""
+    from bpstep.core.program import attribute_backward
+
+    walk = load_walk(str(SCENARIOS / "complex.yaml"))
+    assert all(s.marker is not None for s in walk.backward)
+    staged = attribute_backward(list(walk.backward), list(walk.forward), set(walk.known),
+                                lambda: pytest.fail("readers asked for"))
+    assert [s.stage for s in staged] == [s.stage for s in walk.backward]
 
 
 def test_an_unmarked_gradient_line_of_a_value_two_stages_read_asks_for_a_marker():

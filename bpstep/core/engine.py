@@ -420,10 +420,8 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     forward = number_forward(parse_block(scenario.forward, limits, stages="forward"))
     if not forward:
         raise scenario.forward.error("'forward' has no statements; write at least one stage")
-    seen: list[tuple[Statement, dict[str, int]]] = []  # the version of each name a stage read
     evaluate = _evaluator(env, None, limits)
     for statement in forward:
-        seen.append((statement, {n: versions[n] for n in statement.reads if n in versions}))
         value, _ = evaluate(statement)
         target = statement.target
         if statement.op != "=":
@@ -467,16 +465,8 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             raise statement.error(f"the backward pass assigns '{statement.target}', which is "
                                   f"{entry.label}, an earlier value of '{entry.name}'; assign a new "
                                   "local name")
-    # which stages read each value, by the name the backward pass gives it: x for the last
-    # version of x, x_1 for an earlier one (so that dx_1 belongs to the stage that read x#1)
-    alias_of = {(e.name, e.version): name for name, e in alias_entries.items()}
-    readers: dict[str, list[Statement]] = {}
-    for statement, read in seen:
-        for name, version in read.items():
-            key = name if version == versions[name] else alias_of.get((name, version))
-            if key is not None:
-                readers.setdefault(key, []).append(statement)
-    backward = attribute_backward(backward, forward, known | set(alias_entries), readers)
+    backward = attribute_backward(backward, forward, known | set(alias_entries),
+                                  functools.partial(_readers, cache, forward, versions, alias_entries))
     backward = sorted(backward, key=attrgetter("stage"), reverse=True)  # stable: source order within a stage
     forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
     # dv is a gradient for every forward name v, earlier versions (c_1) included
@@ -488,6 +478,26 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
                 tuple(_hints(backward, known | set(alias_entries))), frozenset(known), derived=derived,
                 aliases={name: (e.name, e.version) for name, e in alias_entries.items()},
                 _writes=writes, _bounds=tuple(bounds))
+
+
+def _readers(cache: list[CacheEntry], forward: list[Statement], versions: dict[str, int],
+             alias_entries: dict[str, CacheEntry]) -> dict[str, list[Statement]]:
+    """Which stages read each value, by the name the backward pass gives it: x for the last
+    version of x, x_1 for an earlier one (so that dx_1 belongs to the stage that read x#1).
+    The version a stage read is found by counting the assignments before it again: only a
+    backward statement without a marker asks (``versions``: each name's last)."""
+    alias_of = {(e.name, e.version): name for name, e in alias_entries.items()}
+    current = {entry.name: 1 for entry in cache if entry.stage is None}  # the inputs
+    readers: dict[str, list[Statement]] = {}
+    for statement in forward:
+        for name in statement.reads:
+            version = current.get(name)
+            if version is not None:
+                key = name if version == versions[name] else alias_of.get((name, version))
+                if key is not None:
+                    readers.setdefault(key, []).append(statement)
+        current[statement.target] = current.get(statement.target, 0) + 1
+    return readers
 
 
 def _run_backward(backward: list[Statement], forward_env, known: set[str],
@@ -520,24 +530,20 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
         grads[target] = scope[target] = after
         reads = []
         for name in read_names:
-            key = (name, _kind(name, grads, known))
+            # what the name was when read (_kind, inline: 30,000 reads a 10,000-stage load)
+            key = (name, ("gradient" if name[:1] == "d" and name[1:] in known else "local") if name in grads
+                   else "forward")
             read = shared_reads.get(key)
             if read is None:
                 read = shared_reads[key] = Read(*key)
             reads.append(read)
-        gradient_of = target[1:] if target.startswith("d") and target[1:] in known else None
+        gradient_of = target[1:] if target[:1] == "d" and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])
         steps.append(Step(index, statement.stage, statement.line, statement.col, statement.code,
                           statement.source, target, statement.op, before, contribution, after, tuple(reads),
                           gradient_of, overwrites, previous_writes[-1] if previous_writes else 0))
         previous_writes.append(index)
     return steps, writes
-
-
-def _kind(name: str, grads: dict[str, Value], known: set[str]) -> str:
-    if name in grads:
-        return "gradient" if name.startswith("d") and name[1:] in known else "local"
-    return "forward"
 
 
 MAX_HINT_CHECKS = 50

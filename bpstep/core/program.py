@@ -12,9 +12,10 @@ import ast
 import re
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
-from bpstep.core.errors import ScenarioError
 from bpstep.core import quick
+from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import RESERVED_NAMES, Limits, scan
 from bpstep.core.source import CodeBlock
 
@@ -333,17 +334,14 @@ def number_forward(statements: list[Statement]) -> list[Statement]:
     return out
 
 
-def attribute_backward(statements: list[Statement], forward: list[Statement],
-                       known: set[str], readers: dict[str, list[Statement]] | None = None) -> list[Statement]:
-    """Give each backward statement its stage (see the module docstring). ``readers`` maps a
-    value's backward name to the forward statements that read it (default: by name)."""
+def attribute_backward(statements: list[Statement], forward: list[Statement], known: set[str],
+                       readers: Callable[[], dict[str, list[Statement]]] | None = None) -> list[Statement]:
+    """Give each backward statement its stage (see the module docstring). ``readers`` gives a
+    map of each value's backward name to the forward statements that read it (default: by
+    name); it is asked for only when a statement has no marker."""
     stages = sorted(s.stage for s in forward)
     stage_set = set(stages)
-    by_name: dict[str, list[Statement]] = {}
-    for stmt in forward:
-        for name in stmt.reads:
-            by_name.setdefault(name, []).append(stmt)
-    readers = by_name if readers is None else readers
+    index: list[dict[str, list[Statement]]] = []  # [readers, by name], built when first needed
     out: list[Statement] = []
     previous = stages[-1] if stages else 1
     indexed: dict[str, tuple[dict[int, Statement], dict[str, set[int]]]] = {}
@@ -358,8 +356,14 @@ def attribute_backward(statements: list[Statement], forward: list[Statement],
             # by version first (dx_1: the stages that read x#1); a pass that reuses one name for
             # every version (dc = 3 * dc) falls back to the stages that read the name at all
             value = statement.target[1:]
+            if not index:
+                by_name: dict[str, list[Statement]] = {}
+                for stmt in forward:
+                    for name in stmt.reads:
+                        by_name.setdefault(name, []).append(stmt)
+                index.extend((by_name if readers is None else readers(), by_name))
             if value not in indexed:  # each value's readers indexed once, not once per statement
-                indexed[value] = _index_readers(readers.get(value) or by_name.get(value, []))
+                indexed[value] = _index_readers(index[0].get(value) or index[1].get(value, []))
             stage = _reader_stage(statement, *indexed[value])
         else:
             stage = previous
