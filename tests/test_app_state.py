@@ -24,6 +24,18 @@ def test_comment_loses_its_stage_marker():
         "# Notice += !! See notes below"
     assert comment_of("a = (1 +\n     2)  # two lines") == "# two lines"
     assert comment_of("b = 2") == ""
+    assert comment_of("a = (1 +\n     2)") == "" and comment_of("# only #(3)") == "# only"
+
+
+def test_the_widest_value_is_found_with_each_number_formatted_once():
+    from bpstep.core.values import brief
+    from bpstep.ui.panes import _widest_brief
+
+    rng = np.random.default_rng(4)
+    numbers = [np.float64(v) for v in rng.normal(0, 1e3, 300)] + [np.float64(v) for v in
+                                                                   (-0.0, 0.0, np.nan, -np.inf, -1e300, 3.0, -99999.0)]
+    for values in (numbers, numbers[:5], [np.ones((2, 3)) * -1.5, np.float64(2)], [np.zeros(40)], [np.float64(-0.0)]):
+        assert _widest_brief(values) == max(len(brief(v)) for v in values)
 
 
 def test_focus_of_the_stage_2_accumulation():

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 
 from bpstep.core.engine import Walk
 from bpstep.core.values import brief, terms
-from bpstep.ui.state import Index, comment_of
+from bpstep.ui.state import _STAGE, Index, comment_of
 from bpstep.ui.verdicts import Verdicts, check_text
 
 StyleOf = Callable[[str], Style]
@@ -48,6 +50,20 @@ class _Source:
         return 0
 
 
+def _widest_brief(values: list) -> int:
+    """The longest ``brief`` of the values. A number's is a function of its value, and a long
+    walk writes many equal numbers (a gradient passed on, dv = dw): each distinct one is
+    formatted once (7,500 of 15,500 at 10,000 stages)."""
+    numbers: set[float] = set()  # -0.0 and 0.0 are one: both are written "0"
+    widest = 0
+    for value in values:
+        if type(value) is np.float64:
+            numbers.add(value)
+        else:
+            widest = max(widest, len(brief(value)))
+    return max(widest, max(map(len, map(brief, numbers)), default=0))
+
+
 def widest_cells(texts: list[str]) -> int:
     """The most terminal cells one of the texts takes (0 for none): their lengths when all are
     ASCII, without a call per text (10,000 names at a large scenario's start)."""
@@ -61,7 +77,7 @@ class ForwardSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.stage_width = len(str(max((s.stage for s in walk.forward), default=1)))
+        self.stage_width = len(str(max(map(_STAGE, walk.forward), default=1)))
         self.comments = [comment_of(s.source) for s in walk.forward]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.forward, self.comments)),
                            default=0) + self.stage_width + 5
@@ -91,7 +107,7 @@ class BackwardSource(_Source):
         super().__init__(walk, index)
         self.breakpoints: set[int] = set()  # step indexes
         self.differs: dict[int, str] = {}  # replay: step index -> what differs from the recording
-        self.stage_width = len(str(max((s.stage for s in walk.steps), default=1)))
+        self.stage_width = len(str(max(map(_STAGE, walk.steps), default=1)))
         self.comments = [comment_of(s.source) for s in walk.steps]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.steps, self.comments)),
                            default=0) + self.stage_width + 12
@@ -165,8 +181,7 @@ class GradientSource(_Source):
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
         self.name_width = min(max(4, widest_cells(index.names)), 14)
-        widest = max([len(brief(walk.upstream))] + [len(brief(s.after)) for s in walk.steps])
-        self.value_width = min(max(widest, 5), 18)
+        self.value_width = min(max(_widest_brief([walk.upstream] + [s.after for s in walk.steps]), 5), 18)
 
     def count(self) -> int:
         return len(self.index.names)

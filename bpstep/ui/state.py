@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
@@ -32,6 +33,9 @@ class Focus:
     gradient_reads: frozenset[str]  # gradients and backward locals the step read
 
 
+_STAGE = attrgetter("stage")
+
+
 class Index:
     """Row numbers and stage bounds of a walk, computed once."""
 
@@ -41,19 +45,17 @@ class Index:
         self.gradient_row = {name: i for i, name in enumerate(self.names)}
         # by the name the backward pass reads: x for x's last version, x_1 for an earlier one
         # (a hunt: reads of x_3 or y_1 were never marked in the cache)
-        self.cache_row: dict[str, int] = {}
-        self.stage_cache_row: dict[int, int] = {}  # the cache entry a stage computed
-        for i, entry in enumerate(walk.cache):
-            self.cache_row[walk.value_name(entry)] = i
-            if entry.stage is not None:
-                self.stage_cache_row[entry.stage] = i
-        self.forward_row = {statement.stage: i for i, statement in enumerate(walk.forward)}
+        cache = walk.cache
+        self.cache_row: dict[str, int] = dict(zip(map(walk.value_name, cache), range(len(cache))))
+        self.stage_cache_row: dict[int, int] = {  # the cache entry a stage computed
+            entry.stage: i for i, entry in enumerate(cache) if entry.stage is not None}
+        self.forward_row = dict(zip(map(_STAGE, walk.forward), range(len(walk.forward))))
         # stage -> index of its first step, and of its last (steps are indexed from 1 in order);
-        # built by dict() from pairs, the last pair of a key winning: 15,500 steps a load
-        stages = [step.stage for step in walk.steps]
+        # built by dict() from pairs, the last pair of a key winning (15,500 steps a load)
+        stages = list(map(_STAGE, walk.steps))
         self.stage_last: dict[int, int] = dict(zip(stages, range(1, len(stages) + 1)))
         self.stage_first: dict[int, int] = dict(zip(reversed(stages), range(len(stages), 0, -1)))
-        self.max_stage = max((s.stage for s in walk.forward), default=0)
+        self.max_stage = max(map(_STAGE, walk.forward), default=0)
 
     def stage_state(self, stage: int, position: int) -> str:
         """'done', 'current', 'pending', or 'none' (a stage without backward statements)."""
@@ -110,10 +112,11 @@ def _same(a, b) -> bool:
 def comment_of(source: str) -> str:
     """The comment written after a statement (its last line's), without its ``#(n)`` marker.
     The expression language has no strings, so the first ``#`` starts the comment."""
-    last = source.rsplit("\n", 1)[-1]
-    if "#" not in last:
+    last = source[source.rfind("\n") + 1:]  # the whole source when it is one line
+    at = last.find("#")
+    if at < 0:
         return ""
-    rest = last[last.find("#"):]
+    rest = last[at:]
     bare = rest.rstrip()
     if bare[:2] == "#(" and bare[-1] == ")" and bare[2:-1].isdecimal():  # a marker alone
         return ""
