@@ -12,6 +12,7 @@ import hashlib
 import keyword
 import os
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -208,7 +209,7 @@ def _code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
                 indent = len(raw) - len(raw.lstrip(" "))
                 break
         count = text.count("\n") + 1
-        return CodeBlock(key, text, tuple((first + i, indent + 1) for i in range(count)))
+        return CodeBlock(key, text, tuple(zip(range(first, first + count), repeat(indent + 1))))
     if "\n" in text or node.end_mark.line > node.start_mark.line:
         # a quoted or plain scalar joins or escapes its lines: no line of the code would have a
         # position in the file to report an error at

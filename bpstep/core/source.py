@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import repeat
 from functools import cached_property
 
 from bpstep.core.errors import ScenarioError
@@ -39,7 +40,7 @@ class CodeBlock:
     def at(cls, key: str, text: str, line: int, col: int) -> "CodeBlock":
         """A block whose lines all start at ``col``, the first on file line ``line``."""
         count = text.count("\n") + 1
-        return cls(key, text, tuple((line + i, col) for i in range(count)))
+        return cls(key, text, tuple(zip(range(line, line + count), repeat(col))))
 
     def position(self, lineno: int, col_offset: int = 0) -> tuple[int, int]:
         """File (line, col) of a 1-based line and 0-based column inside the block."""
