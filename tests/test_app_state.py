@@ -25,6 +25,8 @@ def test_comment_loses_its_stage_marker():
     assert comment_of("a = (1 +\n     2)  # two lines") == "# two lines"
     assert comment_of("b = 2") == ""
     assert comment_of("a = (1 +\n     2)") == "" and comment_of("# only #(3)") == "# only"
+    assert comment_of("v = x #(12)\t") == "" and comment_of("v = x #(12) # why") == "# why"
+    assert comment_of("v = (x # a\n  ) #(3)") == ""  # the last line's comment
 
 
 def test_the_widest_value_is_found_with_each_number_formatted_once():

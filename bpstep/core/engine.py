@@ -553,7 +553,7 @@ def _hints(backward: list[Statement], known: set[str]) -> list[str]:
     """Backward locals that look like misspelled gradient names (the notes' ``dinven``)."""
     hints = []
     seen = set()
-    candidates = sorted(known)
+    candidates: list[str] = []  # the names a hint may propose, sorted when first needed
     for statement in backward:
         name = statement.target
         if name in seen or not name.startswith("d") or len(name) < 3 or name[1:] in known:
@@ -561,6 +561,7 @@ def _hints(backward: list[Statement], known: set[str]) -> list[str]:
         seen.add(name)
         if len(seen) > MAX_HINT_CHECKS:  # difflib against every name: bounded, not quadratic
             break
+        candidates = candidates or sorted(known)
         close = difflib.get_close_matches(name[1:], candidates, n=1, cutoff=0.75)
         if close:
             hints.append(f"line {statement.line}: {name} is not a gradient name (no forward value is "

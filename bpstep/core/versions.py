@@ -32,9 +32,10 @@ def aliases(cache: Iterable[Any], taken: Iterable[str]) -> dict[str, Any]:
     taken = set(taken)
     out = {}
     for entry in entries:
-        name = alias(entry.name, entry.version)
-        if entry.version < final[entry.name] and name not in taken:
-            out[name] = entry
+        if entry.version < final[entry.name]:
+            name = alias(entry.name, entry.version)
+            if name not in taken:
+                out[name] = entry
     return out
 
 

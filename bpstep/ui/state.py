@@ -109,9 +109,14 @@ def _same(a, b) -> bool:
     return bool(np.shape(a) == np.shape(b) and np.array_equal(a, b, equal_nan=True))
 
 
+_MARKED = re.compile(r"[^#\n]*#\([0-9]+\)[ \t]*")
+
+
 def comment_of(source: str) -> str:
     """The comment written after a statement (its last line's), without its ``#(n)`` marker.
     The expression language has no strings, so the first ``#`` starts the comment."""
+    if _MARKED.fullmatch(source):  # the common case, one line marked #(n): one regular expression
+        return ""
     last = source[source.rfind("\n") + 1:]  # the whole source when it is one line
     at = last.find("#")
     if at < 0:
