@@ -15,7 +15,7 @@ import pytest
 from counting import counting
 from pieces_support import tanh_chain, written_and_peak
 
-from bpstep.core.engine import CacheEntry, Step, load_walk, run_text
+from bpstep.core.engine import CacheEntry, Read, Step, load_walk, run_text
 from bpstep.core.program import Statement
 from bpstep.core import report
 from bpstep.core.report import json_chunks, json_report, json_text
@@ -23,7 +23,7 @@ from bpstep.core.report import json_chunks, json_report, json_text
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-@pytest.mark.parametrize("cls", [Statement, Step, CacheEntry])
+@pytest.mark.parametrize("cls", [Statement, Step, CacheEntry, Read])
 def test_initialiser_matches_the_declared_fields(cls):
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
@@ -36,12 +36,13 @@ def test_initialiser_matches_the_declared_fields(cls):
 def test_records_stay_frozen_and_comparable():
     walk = load_walk(str(SCENARIOS / "complex.yaml"))
     step, entry, statement = walk.steps[0], walk.cache[0], walk.backward[0]
-    for record, name in ((step, "after"), (entry, "value"), (statement, "stage")):
+    for record, name in ((step, "after"), (entry, "value"), (statement, "stage"), (step.reads[0], "kind")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(record, name, 0)
         assert record == dataclasses.replace(record)
     assert statement.with_stage(3).stage == 3 and statement.stage == 8
     assert dataclasses.replace(step, index=99) != step
+    assert hash(step.reads[0]) == hash(Read(step.reads[0].name, step.reads[0].kind))
 
 
 def test_final_state_is_the_state_at_the_end():
