@@ -15,8 +15,8 @@ import contextvars
 import difflib
 import functools
 from collections import ChainMap
-from operator import attrgetter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Callable
 
 import numpy as np

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from bpstep.core.engine import Walk
 from bpstep.core.values import brief, terms
-from bpstep.ui.state import _STAGE, Index, comment_of
+from bpstep.ui.state import Index, comment_of, stage_of
 from bpstep.ui.verdicts import Verdicts, check_text
 
 StyleOf = Callable[[str], Style]
@@ -64,7 +64,7 @@ def _widest_brief(values: list) -> int:
     return max(widest, max(map(len, map(brief, numbers)), default=0))
 
 
-def widest_cells(texts: list[str]) -> int:
+def _widest_cells(texts: list[str]) -> int:
     """The most terminal cells one of the texts takes (0 for none): their lengths when all are
     ASCII, without a call per text (10,000 names at a large scenario's start)."""
     if "".join(texts).isascii():
@@ -77,7 +77,7 @@ class ForwardSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.stage_width = len(str(max(map(_STAGE, walk.forward), default=1)))
+        self.stage_width = len(str(max(map(stage_of, walk.forward), default=1)))
         self.comments = [comment_of(s.source) for s in walk.forward]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.forward, self.comments)),
                            default=0) + self.stage_width + 5
@@ -107,7 +107,7 @@ class BackwardSource(_Source):
         super().__init__(walk, index)
         self.breakpoints: set[int] = set()  # step indexes
         self.differs: dict[int, str] = {}  # replay: step index -> what differs from the recording
-        self.stage_width = len(str(max(map(_STAGE, walk.steps), default=1)))
+        self.stage_width = len(str(max(map(stage_of, walk.steps), default=1)))
         self.comments = [comment_of(s.source) for s in walk.steps]
         self._widest = max((len(s.code) + len(c) + 2 for s, c in zip(walk.steps, self.comments)),
                            default=0) + self.stage_width + 12
@@ -151,7 +151,7 @@ class CacheSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.name_width = min(max(4, widest_cells([e.label for e in walk.cache])), 14)  # cells: a CJK name's are 2
+        self.name_width = min(max(4, _widest_cells([e.label for e in walk.cache])), 14)  # cells: a CJK name's are 2
         self.stage_width = max([5] + [len(str(e.stage)) for e in walk.cache if e.stage is not None])
         self._values: dict[int, str] = {}  # rendered lazily: cache values never change
 
@@ -180,7 +180,7 @@ class GradientSource(_Source):
 
     def __init__(self, walk: Walk, index: Index):
         super().__init__(walk, index)
-        self.name_width = min(max(4, widest_cells(index.names)), 14)
+        self.name_width = min(max(4, _widest_cells(index.names)), 14)
         self.value_width = min(max(_widest_brief([walk.upstream] + [s.after for s in walk.steps]), 5), 18)
 
     def count(self) -> int:

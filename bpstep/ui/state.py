@@ -33,7 +33,7 @@ class Focus:
     gradient_reads: frozenset[str]  # gradients and backward locals the step read
 
 
-_STAGE = attrgetter("stage")
+stage_of = attrgetter("stage")  # a statement's or a step's
 
 
 class Index:
@@ -49,13 +49,13 @@ class Index:
         self.cache_row: dict[str, int] = dict(zip(map(walk.value_name, cache), range(len(cache))))
         self.stage_cache_row: dict[int, int] = {  # the cache entry a stage computed
             entry.stage: i for i, entry in enumerate(cache) if entry.stage is not None}
-        self.forward_row = dict(zip(map(_STAGE, walk.forward), range(len(walk.forward))))
+        self.forward_row = dict(zip(map(stage_of, walk.forward), range(len(walk.forward))))
         # stage -> index of its first step, and of its last (steps are indexed from 1 in order);
         # built by dict() from pairs, the last pair of a key winning (15,500 steps a load)
-        stages = list(map(_STAGE, walk.steps))
+        stages = list(map(stage_of, walk.steps))
         self.stage_last: dict[int, int] = dict(zip(stages, range(1, len(stages) + 1)))
         self.stage_first: dict[int, int] = dict(zip(reversed(stages), range(len(stages), 0, -1)))
-        self.max_stage = max(map(_STAGE, walk.forward), default=0)
+        self.max_stage = max(map(stage_of, walk.forward), default=0)
 
     def stage_state(self, stage: int, position: int) -> str:
         """'done', 'current', 'pending', or 'none' (a stage without backward statements)."""
