@@ -29,6 +29,29 @@ def test_comment_loses_its_stage_marker():
     assert comment_of("v = (x # a\n  ) #(3)") == ""  # the last line's comment
 
 
+@pytest.mark.parametrize("text", [
+    open(COMPLEX, encoding="utf-8").read(), open(MATMUL, encoding="utf-8").read(),
+    "bpstep: 1\ntitle: re-bound\ninputs:\n  x: 2.0\nforward: |\n  c = x * 3\n  c += c * 2\n  y = c * x\n"
+    "backward: |\n  dc = x * dy\n  dx = c * dy\n  dc_1 = 3 * dc #(2)\n  dx += 3 * dc_1 #(1)\n",
+])
+def test_the_index_is_what_a_walk_through_the_steps_finds(text):
+    """Index builds its maps from pairs (dict(zip(...))); here they are found one step at a time."""
+    walk = run_text(text)
+    index = Index(walk)
+    first, last = {}, {}
+    for position in range(1, walk.total + 1):
+        stage = walk.step(position).stage
+        first.setdefault(stage, position)
+        last[stage] = position
+    assert index.stage_first == first and index.stage_last == last
+    rows = {}
+    for row, entry in enumerate(walk.cache):
+        rows[walk.value_name(entry)] = row
+    assert index.cache_row == rows and ("c_1" in rows) == ("c_1" in text)
+    assert index.forward_row == {s.stage: row for row, s in enumerate(walk.forward)}
+    assert index.max_stage == max(s.stage for s in walk.forward)
+
+
 def test_the_widest_value_is_found_with_each_number_formatted_once():
     from bpstep.core.values import brief
     from bpstep.ui.panes import _widest_brief

@@ -23,7 +23,7 @@ from bpstep.core.report import json_chunks, json_report, json_text
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-@pytest.mark.parametrize("cls", [Statement, Step, CacheEntry, Read])
+@pytest.mark.parametrize("cls", [Statement, Step, CacheEntry])
 def test_initialiser_matches_the_declared_fields(cls):
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)

@@ -183,7 +183,7 @@ BLOCKS = [
     "v = 007 * x", "v = x ** 2\nw = v * 2",
     # found by a review: a decorator's line is the decorated def's; integers past int()'s
     # 4,300 digits; a comment Python cannot encode
-    "@d\ny = a * a\ndef f(): pass", "@d\ny = a * a #(0)\nclass C: pass",
+    "@d\ny = a * a\ndef f(): pass", "@d\ny = a * a #(2)\nclass C: pass", "@d\ny = a * a #(0)\nclass C: pass",
     "v = x * " + "1" * 5000, "v = " + "0" * 5000, "v = x * 2 # \ud800",
 ]
 
@@ -201,12 +201,14 @@ def test_the_tricky_blocks_take_the_quick_path_where_they_can():
     """The comparison above is not between two slow paths: most blocks have quick lines."""
     def quick_body(text: str):
         block = CodeBlock.at("forward", text, 1, 1)
-        return program._quick_body(block, block.lines(), "forward")
+        return program._quick_body(block, block.lines())
 
     read = [quick_body(text) for text in BLOCKS]
     assert sum(found is not None for found in read) >= 6
     # and the traps are sent to Python's parse of the whole block
-    for text in (BLOCKS[1], BLOCKS[3], BLOCKS[4], BLOCKS[5]):
+    decorated = [text for text in BLOCKS if text.startswith("@d")]
+    assert len(decorated) == 3
+    for text in [BLOCKS[1], BLOCKS[3], BLOCKS[4], BLOCKS[5]] + decorated:
         assert quick_body(text) is None, text
     assert quick_body(BLOCKS[2]) is not None  # a bracket closed before it
 

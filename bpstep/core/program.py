@@ -118,7 +118,7 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     if it has one (:func:`attribute_backward`)."""
     block.check_line_lengths()
     lines = block.lines()
-    found = None if allow_expression else _quick_body(block, lines, stages)
+    found = None if allow_expression else _quick_body(block, lines)
     if found is None:
         body, comments = _parse(block, block.text).body, _comments(lines)
     else:  # the quick lines' comments are theirs; the others' are found as before
@@ -131,11 +131,12 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     statements: list[Statement] = []
     if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
         return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
-    numbered = stages == "forward"
+    numbered, marked = stages == "forward", stages == "marker"
     for node in body:
-        if type(node) is Statement:  # a quick line, built by _quick_body
-            if numbered and node.marker is None:  # its position, now known (the object is new: not shared yet)
-                node.__dict__["stage"] = len(statements) + 1
+        if type(node) is Statement:  # a quick line, built by _quick_body without its stage
+            stage = _stage(node.marker, len(statements) + 1 if numbered else 0, marked, node.line, node.col)
+            if stage:  # its position is known now; the object is new, not shared yet
+                node.__dict__["stage"] = stage
             statements.append(node)
             continue
         if isinstance(node, ast.Assign):
@@ -162,7 +163,7 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
         if target_node.id in RESERVED_NAMES:
             raise block.node_error(f"'{target_node.id}' is a reserved name; choose another", target_node)
         statements.append(_statement(block, node, target_node.id, op, node.value, lines, comments,
-                                     len(statements) + 1 if stages == "forward" else 0, stages == "marker"))
+                                     len(statements) + 1 if numbered else 0, marked))
     return statements
 
 
@@ -179,10 +180,10 @@ def _parse(block: CodeBlock, text: str) -> ast.Module:
         raise block.error("the code is too complex to parse; split it into stages") from None
 
 
-def _quick_body(block: CodeBlock, lines: list[str], stages: str) -> tuple[list, list[str]] | None:
+def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | None:
     """The block's statements in order, lines of the quick shape (bpstep.core.quick) as
-    :class:`Statement` (as :func:`_statement` would build them; an unmarked forward one's stage
-    is its position, which parse_block sets) and the others as Python parses them, and the
+    :class:`Statement` (as :func:`_statement` would build them, but for the stage, which
+    parse_block gives them in order) and the others as Python parses them, and the
     lines with the quick ones blanked; None when there are no quick lines, or when anything
     could make the result differ from ast.parse of the whole block (then that parse decides,
     and gives its own errors).
@@ -198,19 +199,18 @@ def _quick_body(block: CodeBlock, lines: list[str], stages: str) -> tuple[list, 
     slow = False
     read, neutral = quick.read, quick.NEUTRAL.fullmatch
     operands: dict = {}
-    staged = stages in ("forward", "marker")
     for lineno, text in enumerate(lines, start=1):
         found = read(text, lineno, operands)
         if found is not None:
             _, target, op, reading, comment, digits = found
             marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
-            if marker is None or 1 <= marker <= MAX_STAGE:
+            if marker is None or _valid_marker(marker):
                 line, col = _position(block, lineno, 0)
                 reads = reading.reads
                 if op == "+=" and target not in reads:
                     reads = (target, *reads)
                 items.append(Statement(block, target, op, None, lineno, line, col, text[:reading.end], text.strip(),
-                                       marker, reads, reading.depth, marker or 0 if staged else 0, reading))
+                                       marker, reads, reading.depth, 0, reading))
                 others.append("")
                 continue
         others.append(text)
@@ -263,8 +263,14 @@ def _position(block: CodeBlock, first: int, offset: int) -> tuple[int, int]:
     return block.position(first, offset)
 
 
+def _valid_marker(marker: int) -> bool:
+    return 1 <= marker <= MAX_STAGE
+
+
 def _stage(marker: int | None, position: int, marked: bool, line: int, col: int) -> int:
-    if marker is not None and not 1 <= marker <= MAX_STAGE:
+    """A statement's stage: its marker (checked) where it is forward or ``marked``, else its
+    ``position`` (0: none)."""
+    if marker is not None and not _valid_marker(marker):
         raise ScenarioError(f"stage marker #({marker}) must be a stage number from 1", line, col)
     return (position if marker is None else marker) if position else (marker or 0) if marked else 0
 

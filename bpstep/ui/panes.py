@@ -65,8 +65,9 @@ def _widest_brief(values: list) -> int:
 
 
 def _widest_cells(texts: list[str]) -> int:
-    """The most terminal cells one of the texts takes (0 for none): their lengths when all are
-    ASCII, without a call per text (10,000 names at a large scenario's start)."""
+    """The most terminal cells one of the names takes (0 for none): their lengths when all are
+    ASCII (printable: a scenario's text holds no control character), without a call per name
+    (10,000 at a large scenario's start)."""
     if "".join(texts).isascii():
         return max(map(len, texts), default=0)
     return max(map(cell_len, texts), default=0)

@@ -115,7 +115,7 @@ _MARKED = re.compile(r"[^#\n]*#\([0-9]+\)[ \t]*")
 def comment_of(source: str) -> str:
     """The comment written after a statement (its last line's), without its ``#(n)`` marker.
     The expression language has no strings, so the first ``#`` starts the comment."""
-    if _MARKED.fullmatch(source):  # the common case, one line marked #(n): one regular expression
+    if _MARKED.fullmatch(source):  # one line marked #(n), the common case; any other goes on below
         return ""
     last = source[source.rfind("\n") + 1:]  # the whole source when it is one line
     at = last.find("#")
