@@ -1,23 +1,27 @@
-"""Statements of at most one operation on two leaves (``v3 = 0.989 * v2``), read without ast.
+"""Statements of at most one operation on leaves (``v3 = 0.989 * v2``), read without ast.
 
-A generated 10,000-stage graph is 25,000 such lines. Python's parser builds a syntax tree of
+A generated 10,000-stage graph is 25,500 such lines. Python's parser builds a syntax tree of
 seven objects for each (0.14-0.2 s for the whole scenario, more than its evaluation), and the
 walker then dispatches on every node. A line that matches :data:`LINE` is instead read by one
 regular expression and evaluated by one operator call, and its syntax tree is built only when
-something asks for it (derivation, checks, the circuit): :meth:`Quick.node`.
+something asks for it (derivation, checks, the circuit): :meth:`Quick.node`. So are relu and
+its gradient as the notes write them (:data:`CALL`: ``np.maximum(0, x)``, ``np.minimum``;
+:data:`MASK`: ``(x > 0) * dx``, ``dx * (x > 0)``), with the walker's own calls.
 
 The fast path never decides anything the slow one would decide differently:
 
 - :data:`LINE` matches only a complete statement: a name at column 0, ``=`` or ``+=``, one or
   two operands (an ASCII name, or a decimal number with an optional ``-``) joined by one of
-  ``+ - * /``, and an optional comment. No brackets, quotes or backslashes before the
+  ``+ - * /``, and an optional comment; :data:`CALL` and :data:`MASK` their one call or
+  comparison, its brackets closed on the line. No open bracket, quote or backslash before the
   comment, so such a line is always a logical line of its own once the lines before it end
   one (see ``program._quick_body``, which checks that with Python's parser).
 - Keywords, reserved names (``np``, ``abs``), ``__debug__``, integers of more than 19 digits
   (the walker's limit is 2**63; Python's own refuses more than 4,300 digits) and comments that
   are not valid Unicode are left to the parser and the walker, for their own errors.
 - :meth:`Quick.value` gives a value only when every operand is a float64 number, with the
-  very operator call of the walker's scalar case (``expr.Walker._eval_BinOp``); anything else
+  very calls of the walker (its scalar case, ``expr.Walker._eval_BinOp``, for :data:`LINE`;
+  ``_call`` and ``_eval_Compare`` then ``np.multiply`` for the others); anything else
   (arrays, a name not defined yet, an expression deeper than the limit) returns None and the
   walker evaluates the syntax tree, with its checks and its errors.
 """
@@ -40,8 +44,15 @@ _EXPONENT = r"(?:[eE][+-]?[0-9]+)"
 _NUMBER = (rf"(?:[0-9]+\.[0-9]*{_EXPONENT}?|\.[0-9]+{_EXPONENT}?|[0-9]+{_EXPONENT}|0+|[1-9][0-9]*)"
            r"(?![0-9A-Za-z_.])")
 _OPERAND = rf"(-?{_NUMBER}|{_NAME})"
-LINE = re.compile(rf"({_NAME})[ \t]*(\+?=)[ \t]*{_OPERAND}(?:[ \t]*([-+*/])[ \t]*{_OPERAND})?[ \t]*"
-                  r"(#(?:\(([0-9]+)\)[ \t]*$)?[^\r\x00\x0c]*)?")  # the comment, and a marker that is all of it
+_COMMENT = r"(#(?:\(([0-9]+)\)[ \t]*$)?[^\r\x00\x0c]*)?"  # the comment, and a marker that is all of it
+LINE = re.compile(rf"({_NAME})[ \t]*(\+?=)[ \t]*{_OPERAND}(?:[ \t]*([-+*/])[ \t]*{_OPERAND})?[ \t]*{_COMMENT}")
+_COMPARE = r"(>=|<=|>|<)"
+# relu and its gradient, as the notes write them: np.maximum(0, x), (x > 0) * dx, dx * (x > 0)
+CALL = re.compile(rf"({_NAME})[ \t]*(\+?=)[ \t]*(?P<expr>np\.(maximum|minimum)\([ \t]*{_OPERAND}[ \t]*,[ \t]*"
+                  rf"{_OPERAND}[ \t]*\))[ \t]*{_COMMENT}")
+MASK = re.compile(rf"({_NAME})[ \t]*(\+?=)[ \t]*(?P<expr>\([ \t]*{_OPERAND}[ \t]*{_COMPARE}[ \t]*{_OPERAND}[ \t]*\)"
+                  rf"[ \t]*\*[ \t]*{_OPERAND}|{_OPERAND}[ \t]*\*[ \t]*\([ \t]*{_OPERAND}[ \t]*{_COMPARE}[ \t]*"
+                  rf"{_OPERAND}[ \t]*\))[ \t]*{_COMMENT}")
 # a line with nothing to parse: blank, or only a comment
 NEUTRAL = re.compile(r"[ \t]*(?:#[^\r\x00\x0c]*)?")
 
@@ -100,6 +111,41 @@ class Quick:
         return self._node
 
 
+class _Call(Quick):
+    """``np.maximum(a, b)`` or ``np.minimum(a, b)``: the walker's call of the function on two
+    float64 (expr.Walker._call, kind "binary"; an integer constant is a float64 there too)."""
+
+    __slots__ = ()
+
+    def value(self, env) -> _FLOAT64 | None:
+        left, right = self.left, self.right
+        a = env.get(left) if left.__class__ is str else left
+        b = env.get(right) if right.__class__ is str else right
+        if a.__class__ is not _FLOAT64 or b.__class__ is not _FLOAT64:
+            return None
+        return to_value(self.fn(a, b))
+
+
+class _Mask(Quick):
+    """``(a > b) * c`` or ``c * (a > b)``: the walker's comparison (a 0-d float64 array of 0 or
+    1, its operands as the walker has them: an integer constant stays an integer) times ``c``
+    (expr.Walker._eval_Compare, then _eval_BinOp's general case: np.multiply)."""
+
+    __slots__ = ("third", "mask_first")
+
+    def value(self, env) -> _FLOAT64 | None:
+        found = []
+        for operand in (self.left, self.right, self.third):
+            if operand.__class__ is str:
+                operand = env.get(operand)
+                if operand.__class__ is not _FLOAT64:
+                    return None
+            found.append(operand)
+        a, b, c = found
+        mask = np.asarray(self.fn(a, b), dtype=np.float64)
+        return to_value(np.multiply(mask, c) if self.mask_first else np.multiply(c, mask))
+
+
 def _encodes(text: str) -> bool:
     """Whether Python's parser can take the text (a lone surrogate cannot be encoded)."""
     try:
@@ -109,32 +155,35 @@ def _encodes(text: str) -> bool:
     return True
 
 
-def _operand(text: str) -> tuple[object, bool] | None:
-    """A name, or the float64 of a constant, and whether it is negated; None to decline."""
+def _operand(text: str) -> tuple[object, bool, object] | None:
+    """A name, or the float64 of a constant; whether it is negated; and the value as the
+    walker's comparison takes it (an integer stays an integer). None to decline."""
     if text[0].isalpha() or text[0] == "_":
-        return None if text in _REFUSED else (text, False)
+        return None if text in _REFUSED else (text, False, text)
     negated = text[0] == "-"
     digits = text[1:] if negated else text
     if "." in digits or "e" in digits or "E" in digits:
         value = _FLOAT64(float(digits))
-        return (-value if negated else value), negated
+        value = -value if negated else value
+        return value, negated, value
     if len(digits) > _INT_DIGITS:  # int() of over 4,300 digits raises; the parser says why
         return None
     number = int(digits)
     if abs(number) > _INT_LIMIT:
         return None
     # the walker negates an integer before it becomes a float64: -0 is 0.0, not -0.0
-    return _FLOAT64(-number if negated else number), negated
+    number = -number if negated else number
+    return _FLOAT64(number), negated, number
 
 
-def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
+def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object] | None]
          ) -> tuple[int, str, str, Quick, str | None, str | None] | None:
     """``(lineno, target, op, quick, comment, marker)`` for a line of the fast shape, else None: the
     comment from its ``#``, and the digits of a ``#(n)`` that is the whole comment. ``operands``
     keeps each operand's reading for the block (a name is read by several lines)."""
     match = LINE.fullmatch(text)
     if match is None:
-        return None
+        return _relu(text, lineno, operands) if "(" in text else None
     target, op, first, symbol, second, comment, marker = match.groups()
     if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
         return None
@@ -158,3 +207,57 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool] | None]
         reads = (b,) if b.__class__ is str else ()
     return lineno, target, op, Quick(_OPERATORS[symbol], a, b, reads, 3 if left[1] or right[1] else 2, match.end(5),
                              text, lineno), comment, marker
+
+
+_COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
+_CALLS = {"maximum": np.maximum, "minimum": np.minimum}
+
+
+def _relu(text: str, lineno: int, operands: dict[str, tuple[object, bool, object] | None]
+          ) -> tuple[int, str, str, Quick, str | None, str | None] | None:
+    """:func:`read` for the shapes of :data:`CALL` and :data:`MASK`."""
+    match = CALL.fullmatch(text)
+    if match is not None:
+        target, op, _, function, first, second, comment, marker = match.groups()
+        found = _read_operands(operands, first, second)
+        if found is None:
+            return None
+        (a, a_negated, _), (b, b_negated, _) = found
+        depth = 3 if a_negated or b_negated else 2
+        quick: Quick = _Call(_CALLS[function], a, b, _names(a, b), depth, match.end("expr"), text, lineno)
+    else:
+        match = MASK.fullmatch(text)
+        if match is None:
+            return None
+        groups = match.groups()
+        target, op, comment, marker = groups[0], groups[1], groups[-2], groups[-1]
+        if groups[3] is not None:  # (a > b) * c
+            first, symbol, second, third, mask_first = groups[3], groups[4], groups[5], groups[6], True
+        else:  # c * (a > b)
+            third, first, symbol, second, mask_first = groups[7], groups[8], groups[9], groups[10], False
+        found = _read_operands(operands, first, second, third)
+        if found is None:
+            return None
+        (_, a_negated, a), (_, b_negated, b), (c, _, _) = found
+        names = _names(a, b, c) if mask_first else _names(c, a, b)
+        quick = _Mask(_COMPARISONS[symbol], a, b, names, 4 if a_negated or b_negated else 3,
+                      match.end("expr"), text, lineno)
+        quick.third, quick.mask_first = c, mask_first
+    if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
+        return None
+    return lineno, target, op, quick, comment, marker
+
+
+def _read_operands(operands: dict, *texts: str) -> list[tuple[object, bool, object]] | None:
+    found = []
+    for text in texts:
+        reading = operands[text] if text in operands else operands.setdefault(text, _operand(text))
+        if reading is None:
+            return None
+        found.append(reading)
+    return found
+
+
+def _names(*operands: object) -> tuple[str, ...]:
+    """The names among the operands, in order, each once (as the walker records its reads)."""
+    return tuple(dict.fromkeys(o for o in operands if o.__class__ is str))
