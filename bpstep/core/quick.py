@@ -67,7 +67,8 @@ _BUILDING = threading.Lock()  # the checks' thread and the UI's may ask for one 
 class Quick:
     """What a matched line computes, and its syntax tree on demand.
 
-    Operands are a name (``str``) or the float64 the walker would compute for the constant.
+    Operands are a name (``str``) or the value the walker would compute for the constant: a
+    float64, but for a comparison's operands (:class:`_Mask`), where an integer stays one.
     """
 
     __slots__ = ("fn", "left", "right", "reads", "depth", "end", "_text", "_lineno", "_node")
@@ -133,6 +134,12 @@ class _Mask(Quick):
 
     __slots__ = ("third", "mask_first")
 
+    def __init__(self, compare, a, b, third, mask_first: bool, reads: tuple[str, ...], depth: int, end: int,
+                 text: str, lineno: int):
+        super().__init__(compare, a, b, reads, depth, end, text, lineno)
+        self.third = third  # the factor: a name or a float64
+        self.mask_first = mask_first  # (a > b) * c, not c * (a > b)
+
     def value(self, env) -> _FLOAT64 | None:
         found = []
         for operand in (self.left, self.right, self.third):
@@ -183,7 +190,7 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
     keeps each operand's reading for the block (a name is read by several lines)."""
     match = LINE.fullmatch(text)
     if match is None:
-        return _relu(text, lineno, operands) if "(" in text else None
+        return _read_call_or_mask(text, lineno, operands) if "(" in text else None
     target, op, first, symbol, second, comment, marker = match.groups()
     if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
         return None
@@ -213,7 +220,7 @@ _COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.
 _CALLS = {"maximum": np.maximum, "minimum": np.minimum}
 
 
-def _relu(text: str, lineno: int, operands: dict[str, tuple[object, bool, object] | None]
+def _read_call_or_mask(text: str, lineno: int, operands: dict[str, tuple[object, bool, object] | None]
           ) -> tuple[int, str, str, Quick, str | None, str | None] | None:
     """:func:`read` for the shapes of :data:`CALL` and :data:`MASK`."""
     match = CALL.fullmatch(text)
@@ -240,9 +247,8 @@ def _relu(text: str, lineno: int, operands: dict[str, tuple[object, bool, object
             return None
         (_, a_negated, a), (_, b_negated, b), (c, _, _) = found
         names = _names(a, b, c) if mask_first else _names(c, a, b)
-        quick = _Mask(_COMPARISONS[symbol], a, b, names, 4 if a_negated or b_negated else 3,
+        quick = _Mask(_COMPARISONS[symbol], a, b, c, mask_first, names, 4 if a_negated or b_negated else 3,
                       match.end("expr"), text, lineno)
-        quick.third, quick.mask_first = c, mask_first
     if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
         return None
     return lineno, target, op, quick, comment, marker
