@@ -153,13 +153,18 @@ class _Mask(Quick):
         return to_value(np.multiply(mask, c) if self.mask_first else np.multiply(c, mask))
 
 
-def _encodes(text: str) -> bool:
-    """Whether Python's parser can take the text (a lone surrogate cannot be encoded)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+def _declined(target: str, comment: str | None) -> bool:
+    """A target the parser or the walker refuses, or a comment Python's parser cannot take (a
+    lone surrogate cannot be encoded): the parser's error, not a quick reading."""
+    if target in _REFUSED:
+        return True
+    if comment is None or comment.isascii():
         return False
-    return True
+    try:
+        comment.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _operand(text: str) -> tuple[object, bool, object] | None:
@@ -192,7 +197,7 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
     if match is None:
         return _read_call_or_mask(text, lineno, operands) if "(" in text else None
     target, op, first, symbol, second, comment, marker = match.groups()
-    if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
+    if _declined(target, comment):
         return None
     left = operands[first] if first in operands else operands.setdefault(first, _operand(first))
     if left is None:
@@ -221,7 +226,7 @@ _CALLS = {"maximum": np.maximum, "minimum": np.minimum}
 
 
 def _read_call_or_mask(text: str, lineno: int, operands: dict[str, tuple[object, bool, object] | None]
-          ) -> tuple[int, str, str, Quick, str | None, str | None] | None:
+                       ) -> tuple[int, str, str, Quick, str | None, str | None] | None:
     """:func:`read` for the shapes of :data:`CALL` and :data:`MASK`."""
     match = CALL.fullmatch(text)
     if match is not None:
@@ -249,7 +254,7 @@ def _read_call_or_mask(text: str, lineno: int, operands: dict[str, tuple[object,
         names = _names(a, b, c) if mask_first else _names(c, a, b)
         quick = _Mask(_COMPARISONS[symbol], a, b, c, mask_first, names, 4 if a_negated or b_negated else 3,
                       match.end("expr"), text, lineno)
-    if target in _REFUSED or (comment is not None and not comment.isascii() and not _encodes(comment)):
+    if _declined(target, comment):
         return None
     return lineno, target, op, quick, comment, marker
 
