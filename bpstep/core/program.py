@@ -189,8 +189,8 @@ def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | 
     and gives its own errors).
 
     The other lines are parsed with the quick lines blanked, which keeps every line number. A
-    quick line has no bracket, quote or backslash before its comment, so it is a logical line
-    of its own unless an earlier line leaves one open: a backslash at its end (refused here),
+    quick line has no quote, backslash or bracket left open before its comment, so it is a
+    logical line of its own unless an earlier line leaves one open: a backslash at its end (refused here),
     or a bracket or string, which then spans the blanked line (checked against the parse, from
     a decorator's line for a decorated def). A quick line with a marker out of range is left
     to the parser: its error then comes in line order, after any error above it."""
