@@ -11,6 +11,7 @@ import inspect
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from counting import counting
 from pieces_support import tanh_chain, written_and_peak
@@ -77,6 +78,43 @@ def test_json_in_pieces_is_the_whole_document_byte_for_byte(name, chunk, monkeyp
     assert "".join(pieces) == json.dumps(json_report(walk), allow_nan=False) + "\n"
     if chunk == 1:  # every step in a piece of its own
         assert len(pieces) > len(walk.steps)
+
+
+UNICODE = ("bpstep: 1\ntitle: \"\u00fcn\u00ef \\\"quoted\\\" \\\\ \u6570\"\ninputs: {\u00e9: 1.5, \u6570: -0.0, big: 1e308}\n"
+           "forward: |\n  \u00fc = \u00e9 * \u6570\n  w = \u00fc + 1e-300 * big\n  z = w * 0.1\n  z = z * 3\n"
+           "backward: |\n  dz_1 = 3 * dz\n  dw = 0.1 * dz_1\n  d\u00fc = dw\n  d\u00e9 = \u6570 * d\u00fc\n"
+           "  d\u6570 = \u00e9 * d\u00fc\n  dbig = 1e-300 * dw\n  dbig += 5e-324 * dw\n  dbig = 2.5 * dw #(1)\n")
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 7, report.CHUNK_NUMBERS])
+@pytest.mark.parametrize("seed", range(4))
+def test_scalars_written_as_text_are_the_encoders_bytes(seed, chunk, monkeypatch):
+    """Steps, cache entries and values on scalars are written as text without their dicts
+    (report.plain_step ...): against json.dumps of the dicts, over signed zeros, the smallest
+    and largest floats, names that JSON escapes, an '=' that discards contributions, and runs
+    with a NaN or an infinity in some of them (built and encoded as before) and not others."""
+    from test_quick import scalar_graph  # signed zeros, overflow, NaN, division by zero
+
+    monkeypatch.setattr(report, "CHUNK_NUMBERS", chunk)
+    for text in (scalar_graph(40, seed), UNICODE):
+        with np.errstate(all="ignore"):
+            walk = run_text(text)
+        pieces = list(json_chunks(walk, check=False))
+        written, expected = "".join(pieces), json.dumps(json_report(walk, check=False), allow_nan=False) + "\n"
+        at = next((i for i, (x, y) in enumerate(zip(written, expected)) if x != y), None)
+        assert at is None and len(written) == len(expected), (written[at - 80:at + 80], expected[at - 80:at + 80])
+    assert any(step.overwrites for step in walk.steps) and "\\u6570" in "".join(pieces)
+
+
+def test_scalar_steps_are_written_without_their_dicts(monkeypatch):
+    """The text path is the one taken for scalars (else the test above compares the dicts'
+    encoding with itself); a step on arrays still builds its dict."""
+    built = []
+    monkeypatch.setattr(report, "step_json", lambda step, enc: built.append(step) or {})
+    "".join(json_chunks(load_walk(str(SCENARIOS / "complex.yaml")), check=False))
+    assert built == []
+    "".join(json_chunks(load_walk(str(SCENARIOS / "matmul.yaml")), check=False))
+    assert len(built) > 0
 
 
 def test_run_json_holds_one_piece_at_a_time_not_the_document(monkeypatch):
