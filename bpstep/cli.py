@@ -186,6 +186,10 @@ def is_input(output: str, *inputs: str | None) -> bool:
     return False
 
 
+# What a finished batch command built, left for the process's end to take back (see script)
+_KEPT: list[object] = []
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bpstep.core.engine import load_walk
     from bpstep.core.report import json_chunks, text_report
@@ -193,6 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     walk = load_walk(args.scenario, limits_from(args))
     # the document is written as it is encoded: never all of it at once
     emit(json_chunks(walk, args.check) if args.json else [text_report(walk, args.check)])
+    _KEPT.append(walk)
     return 0
 
 
@@ -210,6 +215,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     result = load_check(args.scenario, limits_from(args))
     emit(json_chunks(result) if args.json else [text_report(result)])
+    _KEPT.append(result)
     return result.exit_code
 
 
@@ -284,6 +290,26 @@ def _drop_output() -> None:
 
 COMMANDS = ("run", "check", "derive", "graph", "transcript", "replay")  # _command_parsers', as the usage lists them
 COMMAND_NAMES = frozenset(COMMANDS)
+
+
+def script() -> None:
+    """The ``bpstep`` command: :func:`main`, and its exit status.
+
+    After ``run`` or ``check`` has written everything, the process ends at once (os._exit), as
+    mypy's does: taking back a walk's records one by one, then the interpreter's own teardown,
+    was 30 ms of the 0.4 s of ``run --json`` at 10,000 stages, for nothing. Its output is
+    flushed first; if that fails, the ordinary exit reports it. Nothing else is running then
+    (the batch commands start no thread and register nothing to run at exit)."""
+    code = main()
+    if _KEPT:
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:
+                    stream.flush()
+        except (OSError, ValueError):
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -328,3 +328,27 @@ def test_a_combining_mark_takes_no_cell_in_a_text_table():
     assert cells(name) == cell_len(name) == 1
     rows = table([["name", "stage"], [name, "input"], ["y", "1"]])
     assert len({cell_len(row[:row.rindex(row.split()[1])]) for row in rows}) == 1, rows  # the 2nd column, aligned
+
+
+@pytest.mark.parametrize("command", [["run"], ["run", "--json"], ["check"], ["check", "--json"]])
+def test_the_command_ends_at_once_with_every_byte_and_its_status(bpstep_bin, tmp_path, command, capsys):
+    """`bpstep run` and `check` end with os._exit once their output is written (the teardown of
+    a large walk was 30 ms for nothing): the file still gets every byte main() writes, and the
+    status is main()'s (check: 1 for a wrong backward pass)."""
+    from bpstep.cli import main
+
+    lines = ["bpstep: 1", "title: chain", "inputs: {x: 0.5}", "forward: |"]
+    lines += [f"  v{k} = {'x' if k == 0 else f'v{k - 1}'} * 1.0001" for k in range(400)]
+    lines += ["backward: |"] + [f"  d{'x' if k == 0 else f'v{k - 1}'} = {'2' if k == 7 else '1.0001'} * dv{k}"
+                                for k in reversed(range(400))]
+    scenario = tmp_path / "chain.yaml"
+    scenario.write_text("\n".join(lines) + "\n")
+    status = main([*command, str(scenario)])
+    expected = capsys.readouterr().out
+    out = tmp_path / "out.txt"
+    with open(out, "w") as stdout:
+        proc = subprocess.run([bpstep_bin, *command, str(scenario)], stdout=stdout, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, timeout=120)
+    assert (proc.returncode, proc.stderr) == (status, b"")
+    assert status == (1 if command[0] == "check" else 0)
+    assert len(expected) > 50_000 and out.read_text() == expected  # more than one buffer

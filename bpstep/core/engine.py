@@ -532,7 +532,10 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
     stages_of: dict[str, list[int]] = {"d" + output: []}  # stages of live contributions
     steps: list[Step] = []
     evaluate = _evaluator(scope, None, limits)
-    shared_reads: dict[tuple[str, str], Read] = {}  # Reads are immutable: one object per (name, kind)
+    # what each name is when read, one Read per name: a name not in grads when read is forward
+    # (or an earlier version), and the backward pass never assigns one of those (checked in run),
+    # so a name read once as forward is forward for good, and one in grads stays there
+    read_of: dict[str, Read] = {}
     for index, statement in enumerate(backward, start=1):
         contribution, read_names = evaluate(statement)
         target = statement.target
@@ -553,13 +556,11 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
         grads[target] = scope[target] = after
         reads = []
         for name in read_names:
-            # what the name was when read: a gradient, a local, or forward (inline: 30,000
-            # reads a 10,000-stage load)
-            key = (name, ("gradient" if name[:1] == "d" and name[1:] in known else "local") if name in grads
-                   else "forward")
-            read = shared_reads.get(key)
+            read = read_of.get(name)
             if read is None:
-                read = shared_reads[key] = Read(*key)
+                kind = ("gradient" if name[:1] == "d" and name[1:] in known else "local") if name in grads \
+                    else "forward"
+                read = read_of[name] = Read(name, kind)
             reads.append(read)
         gradient_of = target[1:] if target[:1] == "d" and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])
