@@ -24,7 +24,7 @@ from bpstep.core.report import json_chunks, json_report, json_text
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
-@pytest.mark.parametrize("cls", [Statement, Step, CacheEntry])
+@pytest.mark.parametrize("cls", [Statement, Step, CacheEntry, Read])
 def test_initialiser_matches_the_declared_fields(cls):
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = dataclasses.fields(cls)
@@ -204,3 +204,15 @@ def test_an_infinite_relative_error_is_written_as_a_string():
                     "backward: |\n  dx = -1e308 * df\n")
     doc = json.loads(json_text(walk))
     assert doc["check"]["dx"]["relative_error"] == "Infinity" and doc["check"]["dx"]["verdict"] == "wrong"
+
+
+def test_remembered_numbers_write_each_object_as_plain_number_does():
+    """The memo is by object: equal values in other objects, and objects seen again after the
+    memo was emptied at its limit, are still written as plain_number writes them."""
+    values = [np.float64(x) for x in (0.1, -0.0, 0.0, 1e308, 5e-324, 0.1, 2.5)] + [None, 3.0]
+    for limit in (1, 2, 1 << 18):
+        number = report.remembered_numbers(limit)
+        for _ in range(3):
+            assert [number(v) for v in values] == [report.plain_number(v) for v in values]
+    with pytest.raises(report.NotPlain):
+        report.remembered_numbers()(np.float64("nan"))

@@ -52,10 +52,13 @@ class CacheEntry:
         return self.name if self.version == 1 else f"{self.name}#{self.version}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Read:
     name: str
     kind: str  # "forward", "gradient" or "local"
+
+    def __init__(self, name: str, kind: str):
+        self.__dict__.update(name=name, kind=kind)  # frozen, without a guarded setattr per field
 
 
 @dataclass(frozen=True)
@@ -536,8 +539,18 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
     # (or an earlier version), and the backward pass never assigns one of those (checked in run),
     # so a name read once as forward is forward for good, and one in grads stays there
     read_of: dict[str, Read] = {}
+    max_depth = limits.max_depth
+    budget = _BUDGET.get()
     for index, statement in enumerate(backward, start=1):
-        contribution, read_names = evaluate(statement)
+        # evaluate(statement)'s quick case, inline: once per statement of a long walk
+        quick = statement.quick
+        contribution = quick.value(scope) if quick is not None and statement.depth <= max_depth else None
+        if contribution is not None:
+            if budget is not None:
+                budget.keep(contribution, statement.error)
+            read_names = quick.reads
+        else:
+            contribution, read_names = evaluate(statement)
         target = statement.target
         before = grads.get(target)
         overwrites: tuple[int, ...] = ()

@@ -197,11 +197,13 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
     if match is None:
         return _read_call_or_mask(text, lineno, operands) if "(" in text else None
     target, op, first, symbol, second, comment, marker = match.groups()
-    if _declined(target, comment):
-        return None
-    left = operands[first] if first in operands else operands.setdefault(first, _operand(first))
+    if target in _REFUSED or (comment is not None and not comment.isascii() and _declined(target, comment)):
+        return None  # (_declined, its common cases inline: 25,000 lines at 10,000 stages)
+    left = operands.get(first)
     if left is None:
-        return None
+        left = operands[first] = _operand(first)
+        if left is None:
+            return None
     a = left[0]
     if symbol is None:
         if a.__class__ is str:
@@ -209,9 +211,11 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
         # a lone constant is a value as the walker returns it
         return lineno, target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
                                  lineno), comment, marker
-    right = operands[second] if second in operands else operands.setdefault(second, _operand(second))
+    right = operands.get(second)
     if right is None:
-        return None
+        right = operands[second] = _operand(second)
+        if right is None:
+            return None
     b = right[0]
     if a.__class__ is str:
         reads = (a,) if b.__class__ is not str else (a,) if a == b else (a, b)
