@@ -90,7 +90,7 @@ UNICODE = ("bpstep: 1\ntitle: \"\u00fcn\u00ef \\\"quoted\\\" \\\\ \u6570\"\ninpu
 @pytest.mark.parametrize("seed", range(4))
 def test_scalars_written_as_text_are_the_encoders_bytes(seed, chunk, monkeypatch):
     """Steps, cache entries and values on scalars are written as text without their dicts
-    (report.plain_step ...): against json.dumps of the dicts, over signed zeros, the smallest
+    (report.PlainText): against json.dumps of the dicts, over signed zeros, the smallest
     and largest floats, names that JSON escapes, an '=' that discards contributions, and runs
     with a NaN or an infinity in some of them (built and encoded as before) and not others."""
     from test_quick import scalar_graph  # signed zeros, overflow, NaN, division by zero
@@ -206,13 +206,13 @@ def test_an_infinite_relative_error_is_written_as_a_string():
     assert doc["check"]["dx"]["relative_error"] == "Infinity" and doc["check"]["dx"]["verdict"] == "wrong"
 
 
-def test_remembered_numbers_write_each_object_as_plain_number_does():
+def test_remembered_texts_are_each_objects_own():
     """The memo is by object: equal values in other objects, and objects seen again after the
     memo was emptied at its limit, are still written as plain_number writes them."""
     values = [np.float64(x) for x in (0.1, -0.0, 0.0, 1e308, 5e-324, 0.1, 2.5)] + [None, 3.0]
     for limit in (1, 2, 1 << 18):
-        number = report.remembered_numbers(limit)
+        plain = report.PlainText(limit)
         for _ in range(3):
-            assert [number(v) for v in values] == [report.plain_number(v) for v in values]
+            assert [plain.number(v) for v in values] == [report.plain_number(v) for v in values]
     with pytest.raises(report.NotPlain):
-        report.remembered_numbers()(np.float64("nan"))
+        report.PlainText().number(np.float64("nan"))

@@ -447,8 +447,14 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     if not forward:
         raise scenario.forward.error("'forward' has no statements; write at least one stage")
     evaluate = _evaluator(env, None, limits)
+    max_depth, budget = limits.max_depth, _BUDGET.get()
     for statement in forward:
-        value, _ = evaluate(statement)
+        quick = statement.quick  # evaluate(statement)'s quick case, inline (as in _run_backward)
+        value = quick.value(env) if quick is not None and statement.depth <= max_depth else None
+        if value is None:
+            value, _ = evaluate(statement)
+        elif budget is not None:
+            budget.keep(value, statement.error)
         target = statement.target
         if statement.op != "=":
             value = _assign(statement, env, value)
@@ -545,12 +551,12 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
         # evaluate(statement)'s quick case, inline: once per statement of a long walk
         quick = statement.quick
         contribution = quick.value(scope) if quick is not None and statement.depth <= max_depth else None
-        if contribution is not None:
+        if contribution is None:
+            contribution, read_names = evaluate(statement)
+        else:
             if budget is not None:
                 budget.keep(contribution, statement.error)
             read_names = quick.reads
-        else:
-            contribution, read_names = evaluate(statement)
         target = statement.target
         before = grads.get(target)
         overwrites: tuple[int, ...] = ()
@@ -590,8 +596,8 @@ MAX_HINT_CHECKS = 50
 def _hints(backward: list[Statement], known: set[str]) -> list[str]:
     """Backward locals that look like misspelled gradient names (the notes' ``dinven``)."""
     hints = []
-    seen = set()
-    candidates = sorted(known)
+    seen: set[str] = set()
+    candidates: list[str] = []  # sorted when first needed: most walks have no such local
     for statement in backward:
         name = statement.target
         if name in seen or not name.startswith("d") or len(name) < 3 or name[1:] in known:
@@ -599,6 +605,7 @@ def _hints(backward: list[Statement], known: set[str]) -> list[str]:
         seen.add(name)
         if len(seen) > MAX_HINT_CHECKS:  # difflib against every name: bounded, not quadratic
             break
+        candidates = candidates or sorted(known)
         close = difflib.get_close_matches(name[1:], candidates, n=1, cutoff=0.75)
         if close:
             hints.append(f"line {statement.line}: {name} is not a gradient name (no forward value is "

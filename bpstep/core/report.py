@@ -211,7 +211,7 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
     :func:`encode`, which writes those as strings (DESIGN.md section 3)."""
     report = _check(walk) if check else None  # before the first piece: an error leaves no half document
     final = walk.final_state()
-    number = remembered_numbers()  # every value it is given is the walk's, alive until the end
+    plain = PlainText()  # every object it is given is the walk's, alive until the end
     forward = {entry.name: entry for entry in walk.cache}  # a re-bound name: its last value, first place
     yield "{"
     yield from pieces_of(lambda enc: {"title": walk.scenario.title, "scenario": walk.scenario.path,
@@ -219,22 +219,22 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
     yield ', "forward": '
     yield from collection_pieces(list(forward.items()), lambda item, enc: enc(item[1].value),
                                  lambda item: item[1].value, "{}",
-                                 lambda item: f"{_string(item[0])}: {number(item[1].value)}")
+                                 plain.entry_item)
     yield ', "cache": '
     yield from collection_pieces(walk.cache, lambda entry, enc: cache_entry_json(entry, enc),
-                                 lambda entry: entry.value, "[]", lambda entry: plain_cache_entry(entry, number))
+                                 lambda entry: entry.value, "[]", plain.cache_entry)
     yield ", "
     yield from pieces_of(lambda enc: {"upstream": enc(walk.upstream)}, strip=True)
     yield ', "steps": '
     yield from collection_pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]",
-                                 lambda step: plain_step(step, number))
+                                 plain.step)
     split: tuple[list, list] = ([], [])  # (locals, gradients)
-    for name, value in final.items():
-        split[walk.is_gradient(name)].append((name, value))
+    known, aliases = walk.known, walk.aliases
+    for name, value in final.items():  # walk.is_gradient(name), inline: once per name of a long walk
+        split[name[:1] == "d" and (name[1:] in known or name[1:] in aliases)].append((name, value))
     for key, items in (("gradients", split[True]), ("locals", split[False])):
         yield f', "{key}": '
-        yield from collection_pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}",
-                                     lambda item: plain_item(item, number))
+        yield from collection_pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}", plain.item)
     yield ", "
     yield from pieces_of(lambda enc: {"hints": list(walk.hints), "derived": walk.derived}, strip=True)
     yield ', "check": '
@@ -338,49 +338,68 @@ def plain_number(value: Any) -> str:
     raise NotPlain
 
 
-def remembered_numbers(limit: int = 1 << 18) -> Callable[[Any], str]:
-    """:func:`plain_number`, remembering the text of each number object it has written, by
-    its id, so that a value written again is not formatted again: a forward value is written in
-    "forward" and "cache", a step's result as its "after", the next += on it as its "before",
-    and the last as a gradient (formatting a float is most of the text's cost: 18 ms of 85 at
-    10,000 stages). Only for values that stay alive while it is used (an id is then one object);
-    at most ``limit`` texts are kept."""
-    memo: dict[int, str] = {}
+class PlainText:
+    """The text of a document's scalar items (:func:`plain_number` ...), remembering the text of
+    each object it has written, by its id: a forward value is written in "forward" and "cache",
+    a step's result as its "after" (the same object as its contribution for an '='), as the
+    next += on it's "before", and the last one as a gradient, and each name's Read is one
+    object (formatting floats is most of the cost: 18 ms of 85 at 10,000 stages).
 
-    def number(value: Any) -> str:
-        text = memo.get(id(value))
+    Only for objects that stay alive while it is used (an id is then one object): a walk's.
+    At most ``limit`` texts are kept."""
+
+    def __init__(self, limit: int = 1 << 18):
+        self.limit = limit
+        self._texts: dict[int, str] = {}
+
+    def number(self, value: Any) -> str:
+        """:func:`plain_number`'s text of ``value``."""
+        text = self._texts.get(id(value))
         if text is None:
             text = plain_number(value)
-            if len(memo) >= limit:
-                memo.clear()
-            memo[id(value)] = text
+            self._remember(value, text)
         return text
 
-    return number
+    def _read(self, read) -> str:
+        text = self._texts.get(id(read))
+        if text is None:
+            text = f'{{"name": {_string(read.name)}, "kind": "{read.kind}"}}'
+            self._remember(read, text)
+        return text
 
+    def _remember(self, value: Any, text: str) -> None:
+        if len(self._texts) >= self.limit:
+            self._texts.clear()
+        self._texts[id(value)] = text
 
-def plain_step(step: Step, number: Callable[[Any], str] = plain_number) -> str:
-    """:func:`step_json`'s text for a step on scalars."""
-    reads = ", ".join([f'{{"name": {_string(r.name)}, "kind": "{r.kind}"}}' for r in step.reads])
-    overwrites = ", ".join([str(stage) for stage in step.overwrites])
-    return (f'{{"index": {step.index}, "stage": {step.stage}, "line": {step.line}, '
-            f'"code": {_string(step.code)}, "target": {_string(step.target)}, "op": "{step.op}", '
-            f'"before": {"null" if step.before is None else number(step.before)}, '
-            f'"contribution": {number(step.contribution)}, "after": {number(step.after)}, '
-            f'"kind": "{"local" if step.gradient_of is None else "gradient"}", '
-            f'"reads": [{reads}], "overwrites": [{overwrites}]}}')
+    def step(self, step: Step) -> str:
+        """:func:`step_json`'s text for a step on scalars."""
+        number, contribution = self.number, step.contribution
+        written = number(contribution)
+        after = written if step.after is contribution else number(step.after)
+        reads = step.reads
+        reads = self._read(reads[0]) if len(reads) == 1 else ", ".join([self._read(r) for r in reads])
+        overwrites = ", ".join([str(stage) for stage in step.overwrites]) if step.overwrites else ""
+        return (f'{{"index": {step.index}, "stage": {step.stage}, "line": {step.line}, '
+                f'"code": {_string(step.code)}, "target": {_string(step.target)}, "op": "{step.op}", '
+                f'"before": {"null" if step.before is None else number(step.before)}, '
+                f'"contribution": {written}, "after": {after}, '
+                f'"kind": "{"local" if step.gradient_of is None else "gradient"}", '
+                f'"reads": [{reads}], "overwrites": [{overwrites}]}}')
 
+    def cache_entry(self, entry) -> str:
+        """:func:`cache_entry_json`'s text for a scalar entry."""
+        stage = "null" if entry.stage is None else entry.stage
+        return (f'{{"name": {_string(entry.name)}, "version": {entry.version}, "stage": {stage}, '
+                f'"line": {entry.line}, "shape": [], "value": {self.number(entry.value)}}}')
 
-def plain_cache_entry(entry, number: Callable[[Any], str] = plain_number) -> str:
-    """:func:`cache_entry_json`'s text for a scalar entry."""
-    stage = "null" if entry.stage is None else entry.stage
-    return (f'{{"name": {_string(entry.name)}, "version": {entry.version}, "stage": {stage}, '
-            f'"line": {entry.line}, "shape": [], "value": {number(entry.value)}}}')
+    def item(self, item: tuple[str, Any]) -> str:
+        """``"name": value`` for a scalar value."""
+        return f"{_string(item[0])}: {self.number(item[1])}"
 
-
-def plain_item(item: tuple[str, Any], number: Callable[[Any], str] = plain_number) -> str:
-    """``"name": value`` for a scalar value."""
-    return f"{_string(item[0])}: {number(item[1])}"
+    def entry_item(self, item: tuple[str, Any]) -> str:
+        """``"name": value`` for a cache entry's scalar value."""
+        return f"{_string(item[0])}: {self.number(item[1].value)}"
 
 
 # What a large array stands in for while the rest of its document is encoded: a string that
