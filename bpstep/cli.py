@@ -325,7 +325,20 @@ def script() -> None:
     sys.exit(code)
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")  # what OpenBLAS reads
+
+
+def _one_blas_thread() -> None:
+    """Before numpy is imported: its OpenBLAS starts a thread per core, which spins for about
+    0.1 s of CPU after the import, beside bpstep's own start (on two cores, 12-60 ms of the
+    wall time of ``run --json`` at 10,000 stages). bpstep's arrays are small; a number of
+    threads the user gives is kept."""
+    if not any(name in os.environ for name in BLAS_THREADS):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
+    _one_blas_thread()
     argv = list(sys.argv[1:] if argv is None else argv)
     # numpy's own warnings (np.mean of an empty slice) would be lines on stderr, or drawn over
     # the debugger's screen: inf and nan are values here, flagged where they are shown

@@ -1,6 +1,7 @@
 """The installed command, through a subprocess, as users and scripts meet it."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -352,3 +353,24 @@ def test_the_command_ends_at_once_with_every_byte_and_its_status(bpstep_bin, tmp
     assert (proc.returncode, proc.stderr) == (status, b"")
     assert status == (1 if command[0] == "check" else 0)
     assert len(expected) > 50_000 and out.read_text() == expected  # more than one buffer
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads counted in /proc")
+@pytest.mark.parametrize("given", [None, "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"])
+def test_numpy_runs_one_blas_thread_unless_the_user_says(given, scenario_dir):
+    """OpenBLAS's threads spun for 0.1 s of CPU after numpy's import, beside bpstep's start."""
+    code = ("import os, sys, io, contextlib\nfrom bpstep.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['run', sys.argv[1]])\n"
+            "print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                                                           "OMP_NUM_THREADS")}
+    if given:
+        env[given] = "2"
+    proc = subprocess.run([sys.executable, "-c", code, str(scenario_dir / "matmul.yaml")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    threads, openblas = proc.stdout.split()
+    if given is None:
+        assert (threads, openblas) == ("1", "1")
+    else:
+        assert openblas == ("2" if given == "OPENBLAS_NUM_THREADS" else "None")
+        assert int(threads) == (2 if os.cpu_count() > 1 else 1)
