@@ -1,3 +1,3 @@
-from bpstep.cli import main
+from bpstep.cli import script
 
-raise SystemExit(main())
+script()

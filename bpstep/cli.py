@@ -210,7 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     walk = load_walk(args.scenario, limits_from(args))
     # the document is written as it is encoded: never all of it at once
     emit(json_chunks(walk, args.check) if args.json else [text_report(walk, args.check)])
-    _KEPT.append(walk)
+    _KEPT[:] = [walk]
     return 0
 
 
@@ -228,7 +228,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     result = load_check(args.scenario, limits_from(args))
     emit(json_chunks(result) if args.json else [text_report(result)])
-    _KEPT.append(result)
+    _KEPT[:] = [result]
     return result.exit_code
 
 
@@ -313,6 +313,7 @@ def script() -> None:
     was 30 ms of the 0.4 s of ``run --json`` at 10,000 stages, for nothing. Its output is
     flushed first; if that fails, the ordinary exit reports it. Nothing else is running then
     (the batch commands start no thread and register nothing to run at exit)."""
+    _one_blas_thread()
     code = main()
     if _KEPT:
         try:
@@ -332,13 +333,13 @@ def _one_blas_thread() -> None:
     """Before numpy is imported: its OpenBLAS starts a thread per core, which spins for about
     0.1 s of CPU after the import, beside bpstep's own start (on two cores, 12-60 ms of the
     wall time of ``run --json`` at 10,000 stages). bpstep's arrays are small; a number of
-    threads the user gives is kept."""
+    threads the user gives is kept. The command's alone (:func:`script`): a program calling
+    :func:`main` keeps its own environment."""
     if not any(name in os.environ for name in BLAS_THREADS):
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 
 def main(argv: list[str] | None = None) -> int:
-    _one_blas_thread()
     argv = list(sys.argv[1:] if argv is None else argv)
     # numpy's own warnings (np.mean of an empty slice) would be lines on stderr, or drawn over
     # the debugger's screen: inf and nan are values here, flagged where they are shown

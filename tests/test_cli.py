@@ -1,5 +1,7 @@
 """The installed command, through a subprocess, as users and scripts meet it."""
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -359,16 +361,26 @@ def test_the_command_ends_at_once_with_every_byte_and_its_status(bpstep_bin, tmp
 @pytest.mark.parametrize("given", [None, "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"])
 def test_numpy_runs_one_blas_thread_unless_the_user_says(given, scenario_dir):
     """OpenBLAS's threads spun for 0.1 s of CPU after numpy's import, beside bpstep's start."""
-    code = ("import os, sys, io, contextlib\nfrom bpstep.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['run', sys.argv[1]])\n"
-            "print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'))")
+    from bpstep.cli import main
+
+    before = dict(os.environ)
+    with contextlib.redirect_stdout(io.StringIO()):
+        main(["run", str(scenario_dir / "sigmoid.yaml")])
+    assert dict(os.environ) == before  # a program calling main() keeps its environment
+    # the command (cli.script), counting its threads as it ends (it ends with os._exit)
+    code = ("import os, sys\nfrom bpstep import cli\nend = os._exit\n"
+            "def counted(status):\n"
+            "    print(len(os.listdir('/proc/self/task')), os.environ.get('OPENBLAS_NUM_THREADS'), file=sys.stderr)\n"
+            "    sys.stderr.flush()\n    end(status)\n"
+            "os._exit = counted\nsys.argv = ['bpstep', 'run', sys.argv[1]]\ncli.script()\n")
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
                                                            "OMP_NUM_THREADS")}
     if given:
         env[given] = "2"
     proc = subprocess.run([sys.executable, "-c", code, str(scenario_dir / "matmul.yaml")], env=env,
                           capture_output=True, text=True, timeout=120)
-    threads, openblas = proc.stdout.split()
+    assert proc.returncode == 0 and "Matrix" in proc.stdout, proc.stderr
+    threads, openblas = proc.stderr.split()
     if given is None:
         assert (threads, openblas) == ("1", "1")
     else:
