@@ -281,19 +281,13 @@ def _evaluate(statement: Statement, env, rng, limits: Limits) -> tuple[Value, li
 
 
 def _evaluator(env, rng, limits: Limits) -> Callable[[Statement], tuple[Value, list[str]]]:
-    """:func:`_evaluate` for many statements over one environment, with one walker."""
+    """:func:`_evaluate` for many statements over one environment, with one walker. The forward
+    and backward loops first try a quick line's own value (``statement.quick``: one operation
+    on numbers, with the walker's own scalar case), inline, as they run once per statement."""
     budget = _BUDGET.get()
     walker = Walker(env, None, rng=rng, limits=limits, budget=budget)  # type: ignore[arg-type]
-    max_depth = limits.max_depth
 
     def evaluate(statement: Statement) -> tuple[Value, list[str]]:
-        quick = statement.quick
-        if quick is not None and statement.depth <= max_depth:
-            value = quick.value(env)  # one operation on numbers: the walker's own scalar case
-            if value is not None:
-                if budget is not None:
-                    budget.keep(value, statement.error)
-                return value, list(quick.reads)
         walker.block = statement.block
         reads = walker.reads = []
         value = walker.evaluate(statement.value, statement.depth)

@@ -199,11 +199,9 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
     target, op, first, symbol, second, comment, marker = match.groups()
     if target in _REFUSED or (comment is not None and not comment.isascii() and _declined(target, comment)):
         return None  # (_declined, its common cases inline: 25,000 lines at 10,000 stages)
-    left = operands.get(first)
+    left = operands.get(first) or operands.setdefault(first, _operand(first))  # (None: declined)
     if left is None:
-        left = operands[first] = _operand(first)
-        if left is None:
-            return None
+        return None
     a = left[0]
     if symbol is None:
         if a.__class__ is str:
@@ -211,11 +209,9 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
         # a lone constant is a value as the walker returns it
         return lineno, target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
                                  lineno), comment, marker
-    right = operands.get(second)
+    right = operands.get(second) or operands.setdefault(second, _operand(second))
     if right is None:
-        right = operands[second] = _operand(second)
-        if right is None:
-            return None
+        return None
     b = right[0]
     if a.__class__ is str:
         reads = (a,) if b.__class__ is not str else (a,) if a == b else (a, b)
@@ -266,7 +262,7 @@ def _read_call_or_mask(text: str, lineno: int, operands: dict[str, tuple[object,
 def _read_operands(operands: dict, *texts: str) -> list[tuple[object, bool, object]] | None:
     found = []
     for text in texts:
-        reading = operands[text] if text in operands else operands.setdefault(text, _operand(text))
+        reading = operands.get(text) or operands.setdefault(text, _operand(text))
         if reading is None:
             return None
         found.append(reading)
