@@ -199,14 +199,13 @@ def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | 
     slow = False
     read, neutral = quick.read, quick.NEUTRAL.fullmatch
     operands: dict = {}
-    origins = block.origins  # _position, inline: once per line of a 25,000-line block
     for lineno, text in enumerate(lines, start=1):
         found = read(text, lineno, operands)
         if found is not None:
             _, target, op, reading, comment, digits = found
             marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
-            if marker is None or 1 <= marker <= MAX_STAGE:  # _valid_marker
-                line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno, 0)
+            if marker is None or _valid_marker(marker):
+                line, col = _position(block, lineno, 0)
                 reads = reading.reads
                 if op == "+=" and target not in reads:
                     reads = (target, *reads)

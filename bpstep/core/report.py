@@ -229,9 +229,8 @@ def json_chunks(walk: Walk, check: bool = True) -> Iterator[str]:
     yield from collection_pieces(walk.steps, step_json, lambda s: (s.before, s.contribution, s.after), "[]",
                                  plain.step)
     split: tuple[list, list] = ([], [])  # (locals, gradients)
-    known, aliases = walk.known, walk.aliases
-    for name, value in final.items():  # walk.is_gradient(name), inline: once per name of a long walk
-        split[name[:1] == "d" and (name[1:] in known or name[1:] in aliases)].append((name, value))
+    for name, value in final.items():
+        split[walk.is_gradient(name)].append((name, value))
     for key, items in (("gradients", split[True]), ("locals", split[False])):
         yield f', "{key}": '
         yield from collection_pieces(items, lambda item, enc: enc(item[1]), lambda item: item[1], "{}", plain.item)
