@@ -9,6 +9,7 @@ a backward local without a marker belongs to the stage of the statement before i
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import warnings
 from dataclasses import dataclass
@@ -76,6 +77,34 @@ class Statement:
         return copy
 
 
+class _NewStatement:
+    """A :class:`Statement` built as fast as a plain object: the arguments are stored as plain
+    attributes (in the object itself, not in a dict of their own), and then the object becomes
+    a Statement, frozen (its class is swapped; the layouts are the same). The dataclass's own
+    initialiser has to go round its frozen setattr, and building a dict for each of 25,000
+    statements took twice as long (tests/test_engine_records.py checks the two agree)."""
+
+    def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
+                 col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
+                 depth: int = 0, stage: int = 0, quick: quick.Quick | None = None):
+        self.block = block
+        self.target = target
+        self.op = op
+        self.lineno = lineno
+        self.line = line
+        self.col = col
+        self.code = code
+        self.source = source
+        self.marker = marker
+        self.reads = reads
+        self.depth = depth
+        self.stage = stage
+        self.quick = quick
+        if value is not None or quick is None:  # a quick line's tree is built when asked for
+            self.value = value
+        self.__class__ = Statement  # type: ignore[assignment]
+
+
 def _comments(lines: list[str]) -> dict[int, str]:
     """The comment on each line that has one (1-based line numbers). Strings are not part of
     the language, so a '#' outside quotes starts a comment; quotes are still skipped so that a
@@ -134,9 +163,11 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     numbered, marked = stages == "forward", stages == "marker"
     for node in body:
         if type(node) is Statement:  # a quick line, built by _quick_body without its stage
-            stage = _stage(node.marker, len(statements) + 1 if numbered else 0, marked, node.line, node.col)
-            if stage:  # its position is known now; the object is new, not shared yet
-                node.__dict__["stage"] = stage
+            marker = node.marker  # valid: _quick_body leaves a line with a marker out of range to the parser
+            if numbered:  # _stage's cases, inline: once per line
+                node.__dict__["stage"] = len(statements) + 1 if marker is None else marker
+            elif marked and marker is not None:  # its stage is known now; the object is new, not shared yet
+                node.__dict__["stage"] = marker
             statements.append(node)
             continue
         if isinstance(node, ast.Assign):
@@ -197,20 +228,18 @@ def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | 
     items: list[Statement] = []  # the quick lines, in order
     others: list[str] = []  # the lines, the quick ones blanked
     slow = False
-    read, neutral = quick.read, quick.NEUTRAL.fullmatch
-    operands: dict = {}
-    for lineno, text in enumerate(lines, start=1):
-        found = read(text, lineno, operands)
+    neutral, origins = quick.NEUTRAL.fullmatch, block.origins
+    for lineno, text, found in zip(itertools.count(1), lines, quick.read_lines(lines)):
         if found is not None:
-            _, target, op, reading, comment, digits = found
+            target, op, reading, comment, digits = found
             marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
             if marker is None or _valid_marker(marker):
-                line, col = _position(block, lineno, 0)
+                line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno, 0)
                 reads = reading.reads
                 if op == "+=" and target not in reads:
                     reads = (target, *reads)
-                items.append(Statement(block, target, op, None, lineno, line, col, text[:reading.end], text.strip(),
-                                       marker, reads, reading.depth, 0, reading))
+                items.append(_NewStatement(block, target, op, None, lineno, line, col, text[:reading.end],
+                                           text.strip(), marker, reads, reading.depth, 0, reading))
                 others.append("")
                 continue
         others.append(text)
@@ -298,8 +327,8 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
-    return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
-                     stage)
+    return _NewStatement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
+                         stage)
 
 
 def node_source(lines, node: ast.AST) -> str | None:
