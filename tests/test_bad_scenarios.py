@@ -148,19 +148,18 @@ def test_numerical_trouble_prints_no_numpy_warnings(tmp_path, bpstep_bin):
         assert proc.stderr == "", (command, proc.stderr)
 
 
-def test_hint_search_is_bounded():
+def test_hint_search_is_bounded(monkeypatch):
     """The misspelled-gradient hints compare against every forward name: only a bounded number
     of backward locals are looked at, so thousands of them cannot make a run quadratic."""
+    import difflib
+
     from bpstep.core import engine
 
     forward = "".join(f"  a{i} = x * {i + 1}\n" for i in range(300))
     backward = "".join(f"  da{i}x = 1.0 #(1)\n" for i in range(300))
     calls = []
-    real = engine.difflib.get_close_matches
-    engine.difflib.get_close_matches = lambda *a, **k: calls.append(1) or real(*a, **k)
-    try:
-        walk = engine.run_text(f"bpstep: 1\ntitle: t\ninputs: {{x: 1.0}}\nforward: |\n{forward}backward: |\n{backward}")
-    finally:
-        engine.difflib.get_close_matches = real
+    real = difflib.get_close_matches  # (the engine imports difflib when it first looks for a hint)
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    walk = engine.run_text(f"bpstep: 1\ntitle: t\ninputs: {{x: 1.0}}\nforward: |\n{forward}backward: |\n{backward}")
     assert len(calls) == engine.MAX_HINT_CHECKS
     assert walk.hints and len(walk.hints) <= engine.MAX_HINT_CHECKS

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import contextvars
-import difflib
 import functools
 from collections import ChainMap
 from dataclasses import dataclass, field
@@ -101,6 +100,45 @@ class Step:
     @property
     def accumulates(self) -> bool:
         return self.op == "+="
+
+
+class _NewCacheEntry:
+    """A :class:`CacheEntry` built as a plain object, then frozen (as program._NewStatement)."""
+
+    def __init__(self, name: str, version: int, stage: int | None, value: Value, line: int, code: str,
+                 col: int = 1):
+        self.name = name
+        self.version = version
+        self.stage = stage
+        self.value = value
+        self.line = line
+        self.code = code
+        self.col = col
+        self.__class__ = CacheEntry  # type: ignore[assignment]
+
+
+class _NewStep:
+    """A :class:`Step` built as a plain object, then frozen (as program._NewStatement)."""
+
+    def __init__(self, index: int, stage: int, line: int, col: int, code: str, source: str, target: str,
+                 op: str, before: Value | None, contribution: Value, after: Value, reads: tuple[Read, ...],
+                 gradient_of: str | None, overwrites: tuple[int, ...] = (), previous: int = 0):
+        self.index = index
+        self.stage = stage
+        self.line = line
+        self.col = col
+        self.code = code
+        self.source = source
+        self.target = target
+        self.op = op
+        self.before = before
+        self.contribution = contribution
+        self.after = after
+        self.reads = reads
+        self.gradient_of = gradient_of
+        self.overwrites = overwrites
+        self.previous = previous
+        self.__class__ = Step  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -454,8 +492,8 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             value = _assign(statement, env, value)
         env[target] = value
         version = versions[target] = versions.get(target, 0) + 1
-        cache.append(CacheEntry(target, version, statement.stage, value, statement.line, statement.source,
-                                statement.col))
+        cache.append(_NewCacheEntry(target, version, statement.stage, value, statement.line, statement.source,
+                                    statement.col))
 
     if scenario.output is not None:
         output, line, col = scenario.output
@@ -577,9 +615,9 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
             reads.append(read)
         gradient_of = target[1:] if target[:1] == "d" and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])
-        steps.append(Step(index, statement.stage, statement.line, statement.col, statement.code,
-                          statement.source, target, statement.op, before, contribution, after, tuple(reads),
-                          gradient_of, overwrites, previous_writes[-1] if previous_writes else 0))
+        steps.append(_NewStep(index, statement.stage, statement.line, statement.col, statement.code,
+                              statement.source, target, statement.op, before, contribution, after, tuple(reads),
+                              gradient_of, overwrites, previous_writes[-1] if previous_writes else 0))
         previous_writes.append(index)
     return steps, writes
 
@@ -599,7 +637,10 @@ def _hints(backward: list[Statement], known: set[str]) -> list[str]:
         seen.add(name)
         if len(seen) > MAX_HINT_CHECKS:  # difflib against every name: bounded, not quadratic
             break
-        candidates = candidates or sorted(known)
+        if not candidates:
+            import difflib  # (imported here: most walks have no such local)
+
+            candidates = sorted(known)
         close = difflib.get_close_matches(name[1:], candidates, n=1, cutoff=0.75)
         if close:
             hints.append(f"line {statement.line}: {name} is not a gradient name (no forward value is "
