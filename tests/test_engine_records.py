@@ -18,7 +18,7 @@ from pieces_support import tanh_chain, written_and_peak
 
 from bpstep.core.engine import CacheEntry, Read, Step, load_walk, run_text
 from bpstep.core.program import Statement
-from bpstep.core import report
+from bpstep.core import engine, program, report
 from bpstep.core.report import json_chunks, json_report, json_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -32,6 +32,39 @@ def test_initialiser_matches_the_declared_fields(cls):
     for param, field in zip(params, fields):
         expected = inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default
         assert param.default == expected, field.name
+
+
+BUILDERS = [(program._NewStatement, Statement), (engine._NewStep, Step), (engine._NewCacheEntry, CacheEntry)]
+
+
+@pytest.mark.parametrize("builder, cls", BUILDERS)
+def test_a_records_fast_builder_takes_what_its_initialiser_takes(builder, cls):
+    """The loops build statements, steps and cache entries as plain objects that then become
+    the frozen record (program._NewStatement): the same parameters, defaults included."""
+    built = inspect.signature(builder.__init__).parameters
+    declared = inspect.signature(cls.__init__).parameters
+    assert [(p.name, p.default) for p in built.values()] == [(p.name, p.default) for p in declared.values()]
+
+
+def test_records_built_fast_are_the_records_and_stay_frozen():
+    """Every record of a walk is built by the fast builders (the scenario has both quick lines
+    and lines Python parses); each equals the record its own initialiser builds from the same
+    fields, and is frozen."""
+    walk = load_walk(str(SCENARIOS / "twolayer.yaml"))
+    quick_lines = [s for s in walk.forward + walk.backward if s.quick is not None]
+    parsed = [s for s in walk.forward + walk.backward if s.quick is None]
+    assert quick_lines and parsed
+    for record in (*walk.forward, *walk.backward, *walk.steps, *walk.cache):
+        cls = type(record)
+        assert cls in (Statement, Step, CacheEntry)
+        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(cls)}
+        if cls is Statement and record.quick is not None:
+            fields["value"] = None  # a quick line's tree is built when asked for, by both
+        assert cls(**fields) == record
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(record, dataclasses.fields(cls)[1].name, 0)
+    unbuilt = [s for s in load_walk(str(SCENARIOS / "complex.yaml")).forward if "value" not in s.__dict__]
+    assert unbuilt and all(s.value is s.quick.node() for s in unbuilt)  # built when asked for, once
 
 
 def test_records_stay_frozen_and_comparable():
@@ -104,6 +137,20 @@ def test_scalars_written_as_text_are_the_encoders_bytes(seed, chunk, monkeypatch
         at = next((i for i, (x, y) in enumerate(zip(written, expected)) if x != y), None)
         assert at is None and len(written) == len(expected), (written[at - 80:at + 80], expected[at - 80:at + 80])
     assert any(step.overwrites for step in walk.steps) and "\\u6570" in "".join(pieces)
+
+
+def test_plain_text_is_written_in_pieces_of_a_bounded_number_of_items(monkeypatch):
+    """Steps on scalars are written PLAIN_ITEMS to a piece (the memory of one piece is reused by
+    the next, not a new 7 MB each time), and the pieces still join to the encoder's document."""
+    from test_quick import scalar_graph
+
+    monkeypatch.setattr(report, "PLAIN_ITEMS", 5)
+    with np.errstate(all="ignore"):
+        walk = run_text(scalar_graph(40, 1))
+    pieces = list(json_chunks(walk, check=False))
+    assert "".join(pieces) == json.dumps(json_report(walk, check=False), allow_nan=False) + "\n"
+    steps = [p for p in pieces if '"index": ' in p]
+    assert len(steps) >= len(walk.steps) // 5 and max(p.count('"index": ') for p in steps) <= 5
 
 
 def test_scalar_steps_are_written_without_their_dicts(monkeypatch):

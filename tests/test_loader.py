@@ -66,3 +66,72 @@ def test_quoted_single_line_code_positions():
 def test_error_format():
     e = ScenarioError("bad\nthing", 3, 4)
     assert e.format("a.yaml") == "a.yaml:3:4: error: bad thing"
+
+
+def _tree(node):
+    """A YAML node as everything bpstep reads of it: kind, tag, style, marks and value."""
+    import yaml
+
+    marks = [(m.name, m.index, m.line, m.column) for m in (node.start_mark, node.end_mark)]
+    if isinstance(node, yaml.MappingNode):
+        value = [(_tree(key), _tree(item)) for key, item in node.value]
+    elif isinstance(node, yaml.SequenceNode):
+        value = [_tree(item) for item in node.value]
+    else:
+        value = node.value
+    return type(node).__name__, node.tag, getattr(node, "style", None), getattr(node, "flow_style", None), marks, value
+
+
+YAML_SHAPES = [
+    "a: 1\nb: [1, 2.5, -3]\nc: {d: x, e: 'y'}\n",
+    "forward: |\n  v = x * y #(1)\n\n  w = v\nbackward: |-\n  dv = dw\n",
+    '- "quoted"\n- plain text\n- >\n  folded\n  text\n- !!str 3\n- null\n- ~\n- true\n- 0x1F\n',
+    "key: |+\n  kept\n\n\nother: 'it''s'\n",
+    "",
+    "# only a comment\n",
+    "a: [1, [2, [3, {b: c}]]]\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_SHAPES + ["@scenarios"])
+def test_the_composed_nodes_are_those_of_yaml_compose(text, scenario_dir):
+    """The scenario's nodes are composed from the events bpstep checks (the text is parsed once):
+    the same nodes as yaml.compose with the same loader, marks included."""
+    import yaml
+
+    from bpstep.core import scenario
+
+    texts = [p.read_text() for p in sorted(scenario_dir.glob("*.yaml"))] if text == "@scenarios" else [text]
+    for each in texts:
+        got, expected = scenario._compose(each), yaml.compose(each, Loader=scenario._LOADER)
+        assert (got is None) == (expected is None)
+        if got is not None:
+            assert _tree(got) == _tree(expected)
+
+
+def test_two_documents_are_refused_as_yaml_compose_refuses_them(tmp_path):
+    path = tmp_path / "two.yaml"
+    path.write_text("bpstep: 1\n---\nbpstep: 1\n")
+    from bpstep.core.scenario import load
+
+    with pytest.raises(ScenarioError) as caught:
+        load(str(path))
+    assert str(caught.value).endswith("two.yaml:2:1: error: invalid YAML: but found another document")
+
+
+def test_a_file_that_grew_after_its_size_was_read_is_read_whole(tmp_path, monkeypatch):
+    """The file is read to the size it had and a byte more; if that byte is there, on to the limit."""
+    import os
+
+    from bpstep.core import scenario
+
+    path = tmp_path / "s.yaml"
+    text = "bpstep: 1\ntitle: grown\ninputs: {x: 2.0}\nforward: |\n  y = x * x\n"
+    path.write_text(text)
+    monkeypatch.setattr(os.path, "getsize", lambda p: 10)  # as if it was 10 bytes when looked at
+    assert scenario.read_text(str(path)) == (text, text.encode())
+    from bpstep.core.limits import Limits
+
+    small = Limits(max_file_bytes=40)
+    with pytest.raises(ScenarioError, match="larger than the limit of 40 bytes"):
+        scenario.read_text(str(path), small)
