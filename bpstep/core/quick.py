@@ -34,6 +34,7 @@ import keyword
 import operator
 import re
 import threading
+from typing import Iterator
 
 import numpy as np
 
@@ -194,50 +195,49 @@ def read(text: str, lineno: int, operands: dict[str, tuple[object, bool, object]
     """``(lineno, target, op, quick, comment, marker)`` for a line of the fast shape, else None: the
     comment from its ``#``, and the digits of a ``#(n)`` that is the whole comment. ``operands``
     keeps each operand's reading for the block (a name is read by several lines)."""
-    found = read_lines([text], lineno, operands)[0]
+    found = next(read_lines([text], lineno, operands))
     return None if found is None else (lineno, *found)
 
 
 def read_lines(lines: list[str], first: int = 1, operands: dict | None = None
-               ) -> list[tuple[str, str, Quick, str | None, str | None] | None]:
+               ) -> Iterator[tuple[str, str, Quick, str | None, str | None] | None]:
     """:func:`read` of each line (numbered from ``first``) without its line number, in one pass:
     a block of 25,000 lines is read without a call per line (the regular expression is mapped
-    over them, and the common shape is read here inline)."""
+    over them, and the common shape is read here inline). A generator: each reading is used
+    and dropped before the next, not kept in a list of 25,000."""
     operands = {} if operands is None else operands
-    out: list = []
-    append, refused, symbols = out.append, _REFUSED, _OPERATORS
+    refused, symbols = _REFUSED, _OPERATORS
     for lineno, text, match in zip(itertools.count(first), lines, map(LINE.fullmatch, lines)):
         if match is None:
-            append(_read_call_or_mask(text, lineno, operands) if "(" in text else None)
+            yield _read_call_or_mask(text, lineno, operands) if "(" in text else None
             continue
         target, op, one, symbol, two, comment, marker = match.groups()
         if target in refused or (comment is not None and not comment.isascii() and _declined(target, comment)):
-            append(None)  # (_declined, its common cases inline)
+            yield None  # (_declined, its common cases inline)
             continue
         left = operands.get(one) or operands.setdefault(one, _operand(one))  # (None: declined)
         if left is None:
-            append(None)
+            yield None
             continue
         a = left[0]
         if symbol is None:
             if a.__class__ is str:
-                append((target, op, Quick(None, a, None, (a,), 1, match.end(3), text, lineno), comment, marker))
+                yield target, op, Quick(None, a, None, (a,), 1, match.end(3), text, lineno), comment, marker
             else:  # a lone constant is a value as the walker returns it
-                append((target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
-                                          lineno), comment, marker))
+                yield target, op, Quick(None, to_value(a), None, (), 2 if left[1] else 1, match.end(3), text,
+                                        lineno), comment, marker
             continue
         right = operands.get(two) or operands.setdefault(two, _operand(two))
         if right is None:
-            append(None)
+            yield None
             continue
         b = right[0]
         if a.__class__ is str:
             reads = (a,) if b.__class__ is not str else (a,) if a == b else (a, b)
         else:
             reads = (b,) if b.__class__ is str else ()
-        append((target, op, Quick(symbols[symbol], a, b, reads, 3 if left[1] or right[1] else 2, match.end(5),
-                                  text, lineno), comment, marker))
-    return out
+        yield target, op, Quick(symbols[symbol], a, b, reads, 3 if left[1] or right[1] else 2, match.end(5),
+                                text, lineno), comment, marker
 
 
 _COMPARISONS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
