@@ -135,3 +135,63 @@ def test_a_file_that_grew_after_its_size_was_read_is_read_whole(tmp_path, monkey
     small = Limits(max_file_bytes=40)
     with pytest.raises(ScenarioError, match="larger than the limit of 40 bytes"):
         scenario.read_text(str(path), small)
+
+
+def _literal_nodes(node):
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield from _literal_nodes(key)
+            yield from _literal_nodes(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _literal_nodes(item)
+    elif node.style == "|":
+        yield node
+
+
+INDENTS = [
+    "a: é𝄞\r\nforward: |\r\n    x = 1\r\n",
+    "a: 1\rb: |\r  x = 1\r",
+    "a: 'x\u2028y'\nb: |\n     z = 2\n",
+    "a: x\u2028b: |\n  z\n",
+    "\ufeffa: 1\nb: |\n   y = 1\n",
+    "a: \ufeffb\nb: |  # a comment\n\n   \n      y = 1\n",
+    "b: !!str |\n   y = 1\n",
+    "b: |2\n     y = 1\nc: |-\n  z\n",
+    "b: |\n\n\n",
+    "b: |+\n  y\n\nc: [1, 2]\nd: |\n  \xa0x\n",
+    "a:\n  - |\n      x = 1\n  - k: |\n     y = 2\n",
+]
+
+
+@pytest.mark.parametrize("text", INDENTS + ["@scenarios"])
+def test_a_literal_blocks_indentation_is_found_as_by_the_files_lines(text, scenario_dir):
+    """The indentation is found from the block's indicator (scenario.FileLines), not from the
+    whole file split into lines: the same as the first line that is not blank below it."""
+    import yaml
+
+    from bpstep.core.scenario import FileLines
+
+    texts = [p.read_text() for p in sorted(scenario_dir.glob("*.yaml"))] if text == "@scenarios" else [text]
+    checked = 0
+    for each in texts:
+        for node in _literal_nodes(yaml.compose(each, Loader=yaml.CSafeLoader)):
+            first = node.start_mark.line + 2
+            expected = next((len(raw) - len(raw.lstrip(" ")) for raw in each.splitlines()[first - 1:]
+                             if raw.strip()), 0)
+            assert FileLines(each).indent(node, first) == expected, (each, first)
+            checked += 1
+    assert checked
+
+
+def test_unprintable_text_is_found_as_the_pattern_finds_it():
+    from bpstep.core.source import UNPRINTABLE, find_unprintable
+
+    samples = ["plain ascii\n\twith tabs", "", "é and \u2028", "x\u202ey", "caf\u00e9\x1b[2J"]
+    samples += [f"ok {chr(c)} end" for c in range(0, 0xA0)] + [f"é{chr(c)}" for c in (0x7F, 0x85, 0x9F, 0x2066)]
+    for text in samples:
+        expected, got = UNPRINTABLE.search(text), find_unprintable(text)
+        assert (got and (got.start(), got.group())) == (expected and (expected.start(), expected.group())), text
+    assert sum(find_unprintable(t) is not None for t in samples) > 30

@@ -8,9 +8,9 @@ blocks included (a line inside a ``|`` block maps back to its line in the file).
 
 from __future__ import annotations
 
-import hashlib
 import keyword
 import os
+import re
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -20,7 +20,15 @@ import yaml
 
 from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, fmt_shape, to_value
-from bpstep.core.source import UNPRINTABLE, CodeBlock, unprintable
+from bpstep.core.source import CodeBlock, find_unprintable, unprintable
+
+try:  # the interpreter's own SHA-256 (hashlib's when OpenSSL is missing): importing hashlib
+    from _sha256 import sha256 as _digest  # loads OpenSSL, 4 ms of every start for one digest of the file
+except ImportError:  # pragma: no cover - Python 3.12 renamed it; a build may leave it out
+    try:
+        from _sha2 import sha256 as _digest  # type: ignore[no-redef]
+    except ImportError:
+        from hashlib import sha256 as _digest  # type: ignore[no-redef]
 
 FORMAT_VERSION = 1
 KEYS = ("bpstep", "title", "about", "seed", "inputs", "forward", "output", "upstream", "backward")
@@ -213,10 +221,47 @@ def _describe(value: Any) -> str:
     return f"'{text[:40]}…'" if len(text) > 40 else f"'{text}'"  # never echo a whole file
 
 
-def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
+# YAML's line breaks; str.splitlines also breaks at \v, \f and \x1c-\x1e, which libyaml refuses
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+class FileLines:
+    """The scenario file's lines, as code blocks ask for them: where a literal block's code
+    starts (its indentation), found from the block's indicator, without splitting the whole
+    file into lines (25,000 strings at 10,000 stages)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self._lines: list[str] | None = None
+
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
+
+    def indent(self, node: yaml.Node, first: int) -> int:
+        """The indentation of the first line that is not blank from file line ``first`` (the
+        one after a literal block's indicator, at ``node.start_mark``), 0 if none is."""
+        text, at = self.text, node.start_mark.index  # libyaml's index counts characters, after a BOM
+        if not text.startswith("\ufeff") and text[at:at + 1] == "|":
+            found = _BREAK.search(text, at)
+            while found is not None:
+                start = found.end()
+                found = _BREAK.search(text, start)
+                raw = text[start:found.start() if found is not None else len(text)]
+                if raw.strip():
+                    return len(raw) - len(raw.lstrip(" "))
+            return 0
+        for raw in self.lines()[first - 1:]:  # a tag before the indicator, a BOM: by line number
+            if raw.strip():
+                return len(raw) - len(raw.lstrip(" "))
+        return 0
+
+
+def code_block(node: yaml.Node, key: str, raw_lines: FileLines) -> CodeBlock:
     """The code in a scalar node, with each line's position in the file."""
     block = _code_block(node, key, raw_lines)
-    found = UNPRINTABLE.search(block.text)
+    found = find_unprintable(block.text)
     if found:  # where it is: a bidirectional override hides in a comment of a long block
         at = found.start()
         lineno = block.text.count("\n", 0, at) + 1
@@ -226,7 +271,7 @@ def code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
     return block
 
 
-def _code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
+def _code_block(node: yaml.Node, key: str, raw_lines: FileLines) -> CodeBlock:
     text = _text(node, key, printable=False)
     line, col = _mark(node)
     if node.style == ">":
@@ -234,11 +279,7 @@ def _code_block(node: yaml.Node, key: str, raw_lines: list[str]) -> CodeBlock:
                            "not a folded one ('>'), which joins lines")
     if node.style == "|":
         first = line + 1  # the block starts on the line after the indicator
-        indent = 0
-        for raw in raw_lines[first - 1:]:
-            if raw.strip():
-                indent = len(raw) - len(raw.lstrip(" "))
-                break
+        indent = raw_lines.indent(node, first)
         count = text.count("\n") + 1
         return CodeBlock(key, text, tuple(zip(range(first, first + count), repeat(indent + 1))))
     if "\n" in text or node.end_mark.line > node.start_mark.line:
@@ -285,7 +326,7 @@ def _literal(node: yaml.Node, where: str, limits: Limits) -> Literal:
     return Literal(to_value(np.array(data, dtype=np.float64)), *_mark(node))
 
 
-def _inputs(node: yaml.Node, raw_lines: list[str], limits: Limits) -> tuple[InputEntry, ...] | CodeBlock:
+def _inputs(node: yaml.Node, raw_lines: FileLines, limits: Limits) -> tuple[InputEntry, ...] | CodeBlock:
     if isinstance(node, yaml.ScalarNode) and isinstance(_scalar(node), str):
         return code_block(node, "inputs", raw_lines)
     if not isinstance(node, yaml.MappingNode):
@@ -321,7 +362,7 @@ def load(path: str, limits: Limits = DEFAULT_LIMITS) -> Scenario:
 
 def _load(path: str, limits: Limits) -> Scenario:
     text, data = read_text(path, limits)
-    return parse(text, path, hashlib.sha256(data).hexdigest(), limits)
+    return parse(text, path, _digest(data).hexdigest(), limits)
 
 
 def parse(text: str, path: str = "<scenario>", sha256: str = "", limits: Limits = DEFAULT_LIMITS) -> Scenario:
@@ -332,7 +373,7 @@ def parse(text: str, path: str = "<scenario>", sha256: str = "", limits: Limits 
     _check_tags(root)
     if not isinstance(root, yaml.MappingNode):
         raise _error(root, f"a scenario is a YAML mapping (key: value), not {_describe(_scalar(root))}")
-    raw_lines = text.splitlines()
+    raw_lines = FileLines(text)
     nodes: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     for key_node, value_node in root.value:
         key = _scalar(key_node)
