@@ -418,3 +418,27 @@ def test_a_batch_command_runs_without_the_cycle_collector_and_leaves_no_growing_
     for argv, enabled in ((["run", small], "False"), (["--version"], "True")):
         proc = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
         assert proc.stderr.split()[-1:] == [enabled], (argv, proc.stderr)
+
+
+@pytest.mark.skipif(not hasattr(__import__("fcntl"), "F_GETPIPE_SZ"), reason="Linux's pipe sizes")
+def test_output_to_a_pipe_gets_a_wide_buffer_and_every_byte(scenario_dir):
+    """run --json widens a pipe it writes to (1 MB, from 64 KB: fewer blocking writes while a
+    reader drains it); the reader still gets every byte. A file is written as before."""
+    import fcntl
+
+    scenario = str(scenario_dir / "complex.yaml")
+    read_end, write_end = os.pipe()
+    assert fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ) == 65536
+    proc = subprocess.Popen([sys.executable, "-m", "bpstep", "run", "--json", scenario], stdout=write_end)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        data = reader.read(1)
+        size = fcntl.fcntl(reader.fileno(), fcntl.F_GETPIPE_SZ)  # widened before the first byte
+        data += reader.read()
+    assert proc.wait(timeout=120) == 0
+    from bpstep.core.engine import load_walk
+    from bpstep.core.report import json_text
+
+    assert data.decode() == json_text(load_walk(scenario))
+    with open("/proc/sys/fs/pipe-max-size") as limit:
+        assert size == min(1 << 20, int(limit.read()))
