@@ -217,7 +217,7 @@ BLOCKS = [
 
 
 @pytest.mark.parametrize("text", BLOCKS, ids=lambda text: repr(text[:30]))
-@pytest.mark.parametrize("stages", ["forward", "marker"])
+@pytest.mark.parametrize("stages", ["forward", "marker", ""])
 def test_a_block_is_read_as_python_reads_it_whole(text, stages, monkeypatch):
     block = CodeBlock.at("forward", text, 5, 3)
     fast = outcome(lambda: statements(block, stages))

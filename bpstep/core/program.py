@@ -147,22 +147,24 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     if it has one (:func:`attribute_backward`)."""
     block.check_line_lengths()
     lines = block.lines()
-    found = None if allow_expression else _quick_body(block, lines)
+    numbered, marked = stages == "forward", stages == "marker"
+    found = None if allow_expression else _quick_body(block, lines, numbered, marked)
     if found is None:
-        body, comments = _parse(block, block.text).body, _comments(lines)
+        body, comments, every_line_quick = _parse(block, block.text).body, _comments(lines), False
     else:  # the quick lines' comments are theirs; the others' are found as before
-        body, others = found
-        comments = _comments(others)
+        body, others, every_line_quick = found
+        comments = {} if every_line_quick else _comments(others)
     if len(body) > limits.max_statements:
         over = body[limits.max_statements]
         raise block.error(f"{len(body)} statements; the limit is {limits.max_statements} "
                           "(raise it with --max-statements)", over.lineno)
+    if every_line_quick:  # each already has its stage: no pass over 25,000 statements to give it
+        return body
     statements: list[Statement] = []
     if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
         return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
-    numbered, marked = stages == "forward", stages == "marker"
     for node in body:
-        if type(node) is Statement:  # a quick line, built by _quick_body without its stage
+        if type(node) is Statement:  # a quick line: its position among the statements is known now
             marker = node.marker  # valid: _quick_body leaves a line with a marker out of range to the parser
             if numbered:  # _stage's cases, inline: once per line
                 node.__dict__["stage"] = len(statements) + 1 if marker is None else marker
@@ -211,13 +213,17 @@ def _parse(block: CodeBlock, text: str) -> ast.Module:
         raise block.error("the code is too complex to parse; split it into stages") from None
 
 
-def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | None:
+def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, marked: bool = False
+                ) -> tuple[list, list[str], bool] | None:
     """The block's statements in order, lines of the quick shape (bpstep.core.quick) as
-    :class:`Statement` (as :func:`_statement` would build them, but for the stage, which
-    parse_block gives them in order) and the others as Python parses them, and the
-    lines with the quick ones blanked; None when there are no quick lines, or when anything
-    could make the result differ from ast.parse of the whole block (then that parse decides,
-    and gives its own errors).
+    :class:`Statement` (as :func:`_statement` would build them) and the others as Python
+    parses them; the lines with the quick ones blanked; and whether every other line is blank
+    or a comment. None when there are no quick lines, or when anything could make the result
+    differ from ast.parse of the whole block (then that parse decides, and gives its own errors).
+
+    A quick line's stage is given as parse_block gives it (``numbered``: its marker or position,
+    ``marked``: its marker): right when every statement is a quick line; otherwise parse_block
+    gives it again, counting the other statements.
 
     The other lines are parsed with the quick lines blanked, which keeps every line number. A
     quick line has no quote, backslash or bracket left open before its comment, so it is a
@@ -238,8 +244,10 @@ def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | 
                 reads = reading.reads
                 if op == "+=" and target not in reads:
                     reads = (target, *reads)
+                stage = (len(items) + 1 if marker is None else marker) if numbered else \
+                    (marker or 0) if marked else 0
                 items.append(_NewStatement(block, target, op, None, lineno, line, col, text[:reading.end],
-                                           text.strip(), marker, reads, reading.depth, 0, reading))
+                                           text.strip(), marker, reads, reading.depth, stage, reading))
                 others.append("")
                 continue
         others.append(text)
@@ -250,7 +258,7 @@ def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | 
     if not items:
         return None
     if not slow:
-        return items, others
+        return items, others, True
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -269,7 +277,7 @@ def _quick_body(block: CodeBlock, lines: list[str]) -> tuple[list, list[str]] | 
             return None  # a quick-looking line inside a bracket or a string: not a statement
         body.append(node)
     body.extend(items[at:])
-    return body, others
+    return body, others, False
 
 
 def _marker(comment: str | None, marker: int | None) -> int | None:
