@@ -34,7 +34,8 @@ def test_initialiser_matches_the_declared_fields(cls):
         assert param.default == expected, field.name
 
 
-BUILDERS = [(program._NewStatement, Statement), (engine._NewStep, Step), (engine._NewCacheEntry, CacheEntry)]
+BUILDERS = [(program._NewStatement, Statement), (engine._NewStep, Step), (engine._NewCacheEntry, CacheEntry),
+            (engine._NewRead, Read)]
 
 
 @pytest.mark.parametrize("builder, cls", BUILDERS)
@@ -54,9 +55,9 @@ def test_records_built_fast_are_the_records_and_stay_frozen():
     quick_lines = [s for s in walk.forward + walk.backward if s.quick is not None]
     parsed = [s for s in walk.forward + walk.backward if s.quick is None]
     assert quick_lines and parsed
-    for record in (*walk.forward, *walk.backward, *walk.steps, *walk.cache):
+    for record in (*walk.forward, *walk.backward, *walk.steps, *walk.cache, *(r for s in walk.steps for r in s.reads)):
         cls = type(record)
-        assert cls in (Statement, Step, CacheEntry)
+        assert cls in (Statement, Step, CacheEntry, Read)
         fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(cls)}
         if cls is Statement and record.quick is not None:
             fields["value"] = None  # a quick line's tree is built when asked for, by both

@@ -102,6 +102,15 @@ class Step:
         return self.op == "+="
 
 
+class _NewRead:
+    """A :class:`Read` built as a plain object, then frozen (as program._NewStatement)."""
+
+    def __init__(self, name: str, kind: str):
+        self.name = name
+        self.kind = kind
+        self.__class__ = Read  # type: ignore[assignment]
+
+
 class _NewCacheEntry:
     """A :class:`CacheEntry` built as a plain object, then frozen (as program._NewStatement)."""
 
@@ -611,7 +620,7 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
             if read is None:
                 kind = ("gradient" if name[:1] == "d" and name[1:] in known else "local") if name in grads \
                     else "forward"
-                read = read_of[name] = Read(name, kind)
+                read = read_of[name] = _NewRead(name, kind)
             reads.append(read)
         gradient_of = target[1:] if target[:1] == "d" and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])
