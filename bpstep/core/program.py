@@ -145,8 +145,8 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     gives each statement the stage it will get anyway, so that nothing is copied later:
     ``"forward"`` its marker or position (:func:`number_forward`), ``"marker"`` its marker
     if it has one (:func:`attribute_backward`)."""
-    block.check_line_lengths()
     lines = block.lines()
+    block.check_line_lengths(lines=lines)
     numbered, marked = stages == "forward", stages == "marker"
     found = None if allow_expression else _quick_body(block, lines, numbered, marked)
     if found is None:

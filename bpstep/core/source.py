@@ -86,8 +86,13 @@ class CodeBlock:
         """:meth:`lines`, split once for all the callers that only read them."""
         return tuple(self.text.split("\n"))
 
-    def check_line_lengths(self, limit: int = MAX_LINE_LENGTH) -> None:
-        for i, text in enumerate(self.lines(), start=1):
+    def check_line_lengths(self, limit: int = MAX_LINE_LENGTH, lines: list[str] | None = None) -> None:
+        """A ScenarioError at the first line longer than ``limit``; ``lines``: the block's
+        :meth:`lines`, when the caller has split them already."""
+        lines = self.lines() if lines is None else lines
+        if max(map(len, lines), default=0) <= limit:  # the common answer, without a loop in Python
+            return
+        for i, text in enumerate(lines, start=1):
             if len(text) > limit:
                 raise self.error(
                     f"line is {len(text)} characters long; the limit is {limit} "
