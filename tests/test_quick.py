@@ -21,6 +21,7 @@ import pytest
 
 import bpstep.core.program as program
 from bpstep.core import quick
+from bpstep.core.records import fields_of
 from bpstep.core.engine import run
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import Walker, scan
@@ -173,7 +174,7 @@ def test_a_quick_operand_that_is_not_a_number_goes_to_the_walker():
 def statements(block: CodeBlock, stages: str) -> list[tuple]:
     out = []
     for statement in program.parse_block(block, DEFAULT_LIMITS, stages=stages):
-        fields = {k: v for k, v in statement.__dict__.items() if k not in ("quick", "value")}
+        fields = {k: v for k, v in fields_of(statement).items() if k not in ("quick", "value")}
         out.append((fields, dump(statement.value)))
     return out
 
@@ -326,7 +327,7 @@ def test_a_run_builds_no_syntax_tree_for_quick_lines():
     walk = run(parse(scalar_graph(10, 1), "g.yaml"))
     quick_statements = [s for s in walk.forward + walk.backward if s.quick is not None]
     assert len(quick_statements) > 20
-    assert all("value" not in s.__dict__ for s in quick_statements)
+    assert all("value" not in fields_of(s) for s in quick_statements)
     statement = quick_statements[0]
     copy = statement.with_stage(statement.stage + 1)
     assert copy.value is statement.value and isinstance(copy.value, ast.expr)

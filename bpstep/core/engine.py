@@ -24,11 +24,12 @@ from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, bulk, fmt_shape,
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
+from bpstep.core.records import open_twin, set_frozen
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
 from bpstep.core.versions import aliases as version_aliases
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, slots=True)
 class CacheEntry:
     """One value of the forward cache: an input (stage None) or a stage's output."""
 
@@ -42,22 +43,31 @@ class CacheEntry:
 
     def __init__(self, name: str, version: int, stage: int | None, value: Value, line: int, code: str,
                  col: int = 1):
-        # frozen, without a guarded setattr per field (one entry per stage)
-        self.__dict__.update(name=name, version=version, stage=stage, value=value, line=line, code=code,
-                             col=col)
+        set_frozen(self, "__class__", _OpenCacheEntry)  # frozen, built as a plain object (bpstep.core.records)
+        self.name = name
+        self.version = version
+        self.stage = stage
+        self.value = value
+        self.line = line
+        self.code = code
+        self.col = col
+        self.__class__ = CacheEntry
 
     @property
     def label(self) -> str:
         return self.name if self.version == 1 else f"{self.name}#{self.version}"
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, slots=True)
 class Read:
     name: str
     kind: str  # "forward", "gradient" or "local"
 
     def __init__(self, name: str, kind: str):
-        self.__dict__.update(name=name, kind=kind)  # frozen, without a guarded setattr per field
+        set_frozen(self, "__class__", _OpenRead)  # frozen, built as a plain object (bpstep.core.records)
+        self.name = name
+        self.kind = kind
+        self.__class__ = Read
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ class Contribution:
     discarded: bool = False  # wiped out by a later '=' (the bug the notes warn about)
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, slots=True)
 class Step:
     """One backward statement executed."""
 
@@ -92,46 +102,7 @@ class Step:
     def __init__(self, index: int, stage: int, line: int, col: int, code: str, source: str, target: str,
                  op: str, before: Value | None, contribution: Value, after: Value, reads: tuple[Read, ...],
                  gradient_of: str | None, overwrites: tuple[int, ...] = (), previous: int = 0):
-        # frozen, without a guarded setattr per field (one step per backward statement)
-        self.__dict__.update(index=index, stage=stage, line=line, col=col, code=code, source=source,
-                             target=target, op=op, before=before, contribution=contribution, after=after,
-                             reads=reads, gradient_of=gradient_of, overwrites=overwrites, previous=previous)
-
-    @property
-    def accumulates(self) -> bool:
-        return self.op == "+="
-
-
-class _NewRead:
-    """A :class:`Read` built as a plain object, then frozen (as program._NewStatement)."""
-
-    def __init__(self, name: str, kind: str):
-        self.name = name
-        self.kind = kind
-        self.__class__ = Read  # type: ignore[assignment]
-
-
-class _NewCacheEntry:
-    """A :class:`CacheEntry` built as a plain object, then frozen (as program._NewStatement)."""
-
-    def __init__(self, name: str, version: int, stage: int | None, value: Value, line: int, code: str,
-                 col: int = 1):
-        self.name = name
-        self.version = version
-        self.stage = stage
-        self.value = value
-        self.line = line
-        self.code = code
-        self.col = col
-        self.__class__ = CacheEntry  # type: ignore[assignment]
-
-
-class _NewStep:
-    """A :class:`Step` built as a plain object, then frozen (as program._NewStatement)."""
-
-    def __init__(self, index: int, stage: int, line: int, col: int, code: str, source: str, target: str,
-                 op: str, before: Value | None, contribution: Value, after: Value, reads: tuple[Read, ...],
-                 gradient_of: str | None, overwrites: tuple[int, ...] = (), previous: int = 0):
+        set_frozen(self, "__class__", _OpenStep)  # frozen, built as a plain object (bpstep.core.records)
         self.index = index
         self.stage = stage
         self.line = line
@@ -147,7 +118,14 @@ class _NewStep:
         self.gradient_of = gradient_of
         self.overwrites = overwrites
         self.previous = previous
-        self.__class__ = Step  # type: ignore[assignment]
+        self.__class__ = Step
+
+    @property
+    def accumulates(self) -> bool:
+        return self.op == "+="
+
+
+_OpenCacheEntry, _OpenRead, _OpenStep = open_twin(CacheEntry), open_twin(Read), open_twin(Step)
 
 
 @dataclass(frozen=True)
@@ -501,7 +479,7 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             value = _assign(statement, env, value)
         env[target] = value
         version = versions[target] = versions.get(target, 0) + 1
-        cache.append(_NewCacheEntry(target, version, statement.stage, value, statement.line, statement.source,
+        cache.append(CacheEntry(target, version, statement.stage, value, statement.line, statement.source,
                                     statement.col))
 
     if scenario.output is not None:
@@ -620,11 +598,11 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
             if read is None:
                 kind = ("gradient" if name[:1] == "d" and name[1:] in known else "local") if name in grads \
                     else "forward"
-                read = read_of[name] = _NewRead(name, kind)
+                read = read_of[name] = Read(name, kind)
             reads.append(read)
         gradient_of = target[1:] if target[:1] == "d" and target[1:] in known else None
         previous_writes = writes.setdefault(target, [])
-        steps.append(_NewStep(index, statement.stage, statement.line, statement.col, statement.code,
+        steps.append(Step(index, statement.stage, statement.line, statement.col, statement.code,
                               statement.source, target, statement.op, before, contribution, after, tuple(reads),
                               gradient_of, overwrites, previous_writes[-1] if previous_writes else 0))
         previous_writes.append(index)

@@ -18,13 +18,14 @@ from typing import Callable
 from bpstep.core import quick
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import RESERVED_NAMES, Limits, scan
+from bpstep.core.records import fields_of, open_twin, set_frozen
 from bpstep.core.source import CodeBlock
 
 MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
 MAX_STAGE = 1_000_000
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, slots=True)
 class Statement:
     """One assignment, ``target op value``, and where it stands."""
 
@@ -46,50 +47,13 @@ class Statement:
     def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
                  col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
                  depth: int = 0, stage: int = 0, quick: quick.Quick | None = None):
-        # frozen, but built without a guarded setattr per field: a 10,000-stage scenario has
-        # 25,000 statements (tests/test_engine_records.py checks this against the fields)
-        self.__dict__.update(block=block, target=target, op=op, lineno=lineno, line=line,
-                             col=col, code=code, source=source, marker=marker, reads=reads, depth=depth,
-                             stage=stage, quick=quick)
-        if value is not None or quick is None:
-            self.__dict__["value"] = value
-
-    def __getattr__(self, name: str):
-        # only for what the instance dict lacks: the syntax tree of a quick line, until asked for
-        reading = self.__dict__.get("quick")
-        if name == "value" and reading is not None:
-            # Quick.node builds the tree once, under a lock: every staged copy, and the checks'
-            # thread beside the UI's, get the same object
-            node = self.__dict__["value"] = reading.node()
-            return node
-        raise AttributeError(f"'Statement' object has no attribute '{name}'")
-
-    def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
-        if node is None:
-            return ScenarioError(message, self.line, self.col)
-        return self.block.node_error(message, node)
-
-    def with_stage(self, stage: int) -> "Statement":
-        if stage == self.stage:
-            return self
-        copy = object.__new__(Statement)  # a frozen copy with one field changed, cheaply
-        copy.__dict__.update(self.__dict__, stage=stage)
-        return copy
-
-
-class _NewStatement:
-    """A :class:`Statement` built as fast as a plain object: the arguments are stored as plain
-    attributes (in the object itself, not in a dict of their own), and then the object becomes
-    a Statement, frozen (its class is swapped; the layouts are the same). The dataclass's own
-    initialiser has to go round its frozen setattr, and building a dict for each of 25,000
-    statements took twice as long (tests/test_engine_records.py checks the two agree)."""
-
-    def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
-                 col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
-                 depth: int = 0, stage: int = 0, quick: quick.Quick | None = None):
+        # frozen, built as a plain object: 25,000 of them at 10,000 stages (bpstep.core.records)
+        set_frozen(self, "__class__", _OpenStatement)
         self.block = block
         self.target = target
         self.op = op
+        if value is not None or quick is None:  # a quick line's tree is built when asked for
+            self.value = value
         self.lineno = lineno
         self.line = line
         self.col = col
@@ -100,9 +64,37 @@ class _NewStatement:
         self.depth = depth
         self.stage = stage
         self.quick = quick
-        if value is not None or quick is None:  # a quick line's tree is built when asked for
-            self.value = value
-        self.__class__ = Statement  # type: ignore[assignment]
+        self.__class__ = Statement
+
+    def __getattr__(self, name: str):
+        # only for what is not set: the syntax tree of a quick line, until asked for
+        if name == "value":
+            reading = self.quick
+            if reading is not None:
+                # Quick.node builds the tree once, under a lock: every staged copy, and the
+                # checks' thread beside the UI's, get the same object
+                node = reading.node()
+                set_frozen(self, "value", node)
+                return node
+        raise AttributeError(f"'Statement' object has no attribute '{name}'")
+
+    def error(self, message: str, node: ast.AST | None = None) -> ScenarioError:
+        if node is None:
+            return ScenarioError(message, self.line, self.col)
+        return self.block.node_error(message, node)
+
+    def with_stage(self, stage: int) -> "Statement":
+        if stage == self.stage:
+            return self
+        copy = object.__new__(_OpenStatement)  # a frozen copy with one field changed
+        for name, value in fields_of(self).items():  # (a quick line's tree: only if built)
+            setattr(copy, name, value)
+        copy.stage = stage
+        copy.__class__ = Statement
+        return copy
+
+
+_OpenStatement = open_twin(Statement)
 
 
 def _comments(lines: list[str]) -> dict[int, str]:
@@ -167,9 +159,9 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
         if type(node) is Statement:  # a quick line: its position among the statements is known now
             marker = node.marker  # valid: _quick_body leaves a line with a marker out of range to the parser
             if numbered:  # _stage's cases, inline: once per line
-                node.__dict__["stage"] = len(statements) + 1 if marker is None else marker
+                set_frozen(node, "stage", len(statements) + 1 if marker is None else marker)
             elif marked and marker is not None:  # its stage is known now; the object is new, not shared yet
-                node.__dict__["stage"] = marker
+                set_frozen(node, "stage", marker)
             statements.append(node)
             continue
         if isinstance(node, ast.Assign):
@@ -246,7 +238,7 @@ def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, mark
                     reads = (target, *reads)
                 stage = (len(items) + 1 if marker is None else marker) if numbered else \
                     (marker or 0) if marked else 0
-                items.append(_NewStatement(block, target, op, None, lineno, line, col, text[:reading.end],
+                items.append(Statement(block, target, op, None, lineno, line, col, text[:reading.end],
                                            text.strip(), marker, reads, reading.depth, stage, reading))
                 others.append("")
                 continue
@@ -335,7 +327,7 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     reads, depth = scan(value)
     if op == "+=" and target not in reads:
         reads = [target] + reads
-    return _NewStatement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
+    return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
                          stage)
 
 
