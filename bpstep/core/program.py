@@ -156,12 +156,10 @@ def parse_block(block: CodeBlock, limits: Limits, *, allow_expression: bool = Fa
     if allow_expression and len(body) == 1 and isinstance(body[0], ast.Expr):
         return [_statement(block, body[0], "", "=", body[0].value, lines, comments)]
     for node in body:
-        if type(node) is Statement:  # a quick line: its position among the statements is known now
-            marker = node.marker  # valid: _quick_body leaves a line with a marker out of range to the parser
-            if numbered:  # _stage's cases, inline: once per line
-                set_frozen(node, "stage", len(statements) + 1 if marker is None else marker)
-            elif marked and marker is not None:  # its stage is known now; the object is new, not shared yet
-                set_frozen(node, "stage", marker)
+        if type(node) is Statement:  # a quick line among others: its position is known now
+            stage = _stage(node.marker, len(statements) + 1 if numbered else 0, marked, node.line, node.col)
+            if stage:  # (the object is new, not shared yet)
+                set_frozen(node, "stage", stage)
             statements.append(node)
             continue
         if isinstance(node, ast.Assign):
@@ -226,20 +224,22 @@ def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, mark
     items: list[Statement] = []  # the quick lines, in order
     others: list[str] = []  # the lines, the quick ones blanked
     slow = False
-    neutral, origins = quick.NEUTRAL.fullmatch, block.origins
+    neutral = quick.NEUTRAL.fullmatch
     for lineno, text, found in zip(itertools.count(1), lines, quick.read_lines(lines)):
         if found is not None:
             target, op, reading, comment, digits = found
             marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
             if marker is None or _valid_marker(marker):
-                line, col = origins[lineno - 1] if lineno <= len(origins) else block.position(lineno, 0)
+                line, col = _position(block, lineno, 0)
                 reads = reading.reads
                 if op == "+=" and target not in reads:
                     reads = (target, *reads)
+                # _stage's cases for a valid marker, inline (once per line): its position
+                # counts the quick lines before it, right if no other statement comes first
                 stage = (len(items) + 1 if marker is None else marker) if numbered else \
                     (marker or 0) if marked else 0
                 items.append(Statement(block, target, op, None, lineno, line, col, text[:reading.end],
-                                           text.strip(), marker, reads, reading.depth, stage, reading))
+                                       text.strip(), marker, reads, reading.depth, stage, reading))
                 others.append("")
                 continue
         others.append(text)
@@ -328,7 +328,7 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     if op == "+=" and target not in reads:
         reads = [target] + reads
     return Statement(block, target, op, value, first, line, col, code, source, marker, tuple(reads), depth,
-                         stage)
+                     stage)
 
 
 def node_source(lines, node: ast.AST) -> str | None:

@@ -367,9 +367,7 @@ class PlainText:
                 text = _float_text(value)
             else:
                 text = plain_number(value)
-            if len(texts) >= self.limit:
-                texts.clear()
-            texts[key] = text
+            self._remember(key, text)
         return text
 
     def _read(self, read) -> str:
@@ -378,25 +376,25 @@ class PlainText:
         text = texts.get(key)
         if text is None:
             text = f'{{"name": {_string(read.name)}, "kind": "{read.kind}"}}'
-            if len(texts) >= self.limit:
-                texts.clear()
-            texts[key] = text
+            self._remember(key, text)
         return text
+
+    def _remember(self, key: int, text: str) -> None:
+        if len(self._texts) >= self.limit:
+            self._texts.clear()
+        self._texts[key] = text
 
     def step(self, step: Step) -> str:
         """:func:`step_json`'s text for a step on scalars."""
-        texts, contribution = self._texts, step.contribution  # (number() and _read(), their memo inline)
-        written = texts.get(id(contribution)) or self.number(contribution)
-        after = written if step.after is contribution else texts.get(id(step.after)) or self.number(step.after)
+        number, contribution = self.number, step.contribution
+        written = number(contribution)
+        after = written if step.after is contribution else number(step.after)
         reads = step.reads
-        if len(reads) == 1:
-            reads = texts.get(id(reads[0])) or self._read(reads[0])
-        else:
-            reads = ", ".join([texts.get(id(r)) or self._read(r) for r in reads])
+        reads = self._read(reads[0]) if len(reads) == 1 else ", ".join([self._read(r) for r in reads])
         overwrites = ", ".join([str(stage) for stage in step.overwrites]) if step.overwrites else ""
         return (f'{{"index": {step.index}, "stage": {step.stage}, "line": {step.line}, '
                 f'"code": {_string(step.code)}, "target": {_string(step.target)}, "op": "{step.op}", '
-                f'"before": {"null" if step.before is None else self.number(step.before)}, '
+                f'"before": {"null" if step.before is None else number(step.before)}, '
                 f'"contribution": {written}, "after": {after}, '
                 f'"kind": "{"local" if step.gradient_of is None else "gradient"}", '
                 f'"reads": [{reads}], "overwrites": [{overwrites}]}}')

@@ -13,7 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import yaml
@@ -242,20 +242,21 @@ class FileLines:
     def indent(self, node: yaml.Node, first: int) -> int:
         """The indentation of the first line that is not blank from file line ``first`` (the
         one after a literal block's indicator, at ``node.start_mark``), 0 if none is."""
-        text, at = self.text, node.start_mark.index  # libyaml's index counts characters, after a BOM
-        if not text.startswith("\ufeff") and text[at:at + 1] == "|":
-            found = _BREAK.search(text, at)
-            while found is not None:
-                start = found.end()
-                found = _BREAK.search(text, start)
-                raw = text[start:found.start() if found is not None else len(text)]
-                if raw.strip():
-                    return len(raw) - len(raw.lstrip(" "))
-            return 0
-        for raw in self.lines()[first - 1:]:  # a tag before the indicator, a BOM: by line number
+        for raw in self._lines_after(node, first):
             if raw.strip():
                 return len(raw) - len(raw.lstrip(" "))
         return 0
+
+    def _lines_after(self, node: yaml.Node, first: int) -> Iterator[str]:
+        text, at = self.text, node.start_mark.index  # libyaml's index counts characters, after a BOM
+        if text.startswith("\ufeff") or text[at:at + 1] != "|":  # a BOM, a tag before the indicator
+            yield from self.lines()[first - 1:]
+            return
+        found = _BREAK.search(text, at)  # the end of the indicator's line
+        while found is not None:
+            start = found.end()
+            found = _BREAK.search(text, start)
+            yield text[start:found.start() if found is not None else len(text)]
 
 
 def code_block(node: yaml.Node, key: str, raw_lines: FileLines) -> CodeBlock:
