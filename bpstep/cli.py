@@ -13,7 +13,7 @@ import select
 import stat
 import sys
 import warnings
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 try:
     import fcntl
@@ -160,7 +160,7 @@ def emit(pieces: Iterable[str]) -> None:
     exit 2) and not as a bug, nor as Python's complaint at exit."""
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         raise OutputError("standard output is closed")
-    _widen_pipe(sys.stdout)
+    pieces = _widening(pieces, sys.stdout)
     try:
         fd = _nonblocking_fd(sys.stdout)
         if fd is None:
@@ -180,18 +180,30 @@ def emit(pieces: Iterable[str]) -> None:
 PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe's buffer (/proc/sys/fs/pipe-max-size)
 
 
+def _widening(pieces: Iterable[str], stream) -> Iterator[str]:
+    """``pieces``; once they pass PIPE_BYTES, a pipe ``stream`` writes to is widened to that
+    (Linux: from 64 KB), so that the rest of a document of megabytes goes in a few blocking
+    writes, not one each time the reader has taken 64 KB (6 MB of run --json at 10,000 stages
+    waited on a Python reader about 20 ms, 5% of the run). Small output leaves the pipe as it
+    is: a widened pipe counts against the user's budget of pipe memory while it lasts."""
+    written = 0
+    for piece in pieces:
+        yield piece
+        if written <= PIPE_BYTES:
+            written += len(piece)
+            if written > PIPE_BYTES:
+                _widen_pipe(stream)
+
+
 def _widen_pipe(stream) -> None:
-    """Standard output to a pipe: its buffer as large as the system lets a user make it (Linux:
-    1 MB, from 64 KB), so that a document of megabytes is written in a few blocking writes, not
-    one each time the reader has taken 64 KB (6 MB of run --json at 10,000 stages waited on a
-    Python reader about 20 ms, 5% of the run). Anything else, or a system without it: as it is."""
-    setpipe = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if setpipe is None:
+    """A pipe smaller than PIPE_BYTES made that large; anything else, a system without it, or
+    a refusal (the user's pipe budget spent): left as it is."""
+    if fcntl is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
         return
     try:
         fd = stream.fileno()
-        if stat.S_ISFIFO(os.fstat(fd).st_mode):
-            fcntl.fcntl(fd, setpipe, PIPE_BYTES)
+        if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) < PIPE_BYTES:
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     except (AttributeError, OSError, ValueError):  # not a real file (a test's StringIO), or refused
         pass
 
