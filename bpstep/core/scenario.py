@@ -170,7 +170,13 @@ _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 def _scalar(node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         return node
-    return _CONSTRUCTOR.construct_object(node)
+    try:
+        return _CONSTRUCTOR.construct_object(node)
+    except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
+        # an explicit tag the text does not fit (a hunt: `title: !!int T`, `!!bool T`)
+        tag = node.tag.replace(_TAG, "!!")
+        raise _error(node, f"{_describe(node.value)} is not a {tag} value; remove the tag or "
+                           "write a value of that type") from None
 
 
 def _text(node: yaml.Node, key: str, printable: bool = True) -> str:
