@@ -36,17 +36,26 @@ sys.stdout.write(json.dumps(document))  # encoding and writing the same document
 """
 
 
-def timed(command: list[str], runs: int, floor: bool = False) -> tuple[float, str]:
-    """Median wall time of a process, and its output. ``floor``: less the time the process
-    reports on stderr (the floor's decoding of the document it then encodes: ``FLOOR``)."""
-    times, out = [], ""
+def once(command: list[str], floor: bool = False) -> tuple[float, str]:
+    """Wall time of a process, and its output. ``floor``: less the time the process reports on
+    stderr (the floor's decoding of the document it then encodes: ``FLOOR``)."""
+    start = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True, check=True)
+    elapsed = time.perf_counter() - start
+    return (elapsed - float(proc.stderr.split()[-1]) if floor else elapsed), proc.stdout
+
+
+def timed(commands: list[list[str]], runs: int, floor: bool = False) -> list[tuple[float, str]]:
+    """Median wall time of each command, and its output, ``runs`` times each in alternation:
+    the machine's speed drifts (this one's by 1.5x over an hour), and alternating puts each
+    program's runs in the same moments as the others'."""
+    times: list[list[float]] = [[] for _ in commands]
+    outs = [""] * len(commands)
     for _ in range(runs):
-        start = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True, check=True)
-        elapsed = time.perf_counter() - start
-        times.append(elapsed - float(proc.stderr.split()[-1]) if floor else elapsed)
-        out = proc.stdout
-    return median(times), out
+        for i, command in enumerate(commands):
+            elapsed, outs[i] = once(command, floor)
+            times[i].append(elapsed)
+    return [(median(t), out) for t, out in zip(times, outs)]
 
 
 def main() -> None:
@@ -70,9 +79,9 @@ def main() -> None:
     # --no-check: micrograd checks nothing either; the central-difference check re-runs the
     # forward pass twice per input element (issue 5), which is not what this compares.
     flags = ["--no-check", "--max-statements", str(10 * args.big), "--max-file-bytes", str(200_000_000)]
-    mg_time, mg_out = timed([sys.executable, mg_path], args.runs)
-    small_time, small_out = timed([bpstep, "run", "--json", *flags, paths[args.small]], args.runs)
-    big_time, _ = timed([bpstep, "run", "--json", *flags, paths[args.big]], max(1, args.runs // 2) | 1)
+    (mg_time, mg_out), (small_time, small_out) = timed(
+        [[sys.executable, mg_path], [bpstep, "run", "--json", *flags, paths[args.small]]], args.runs)
+    [(big_time, _)] = timed([[bpstep, "run", "--json", *flags, paths[args.big]]], max(1, args.runs // 2) | 1)
 
     # What no implementation in CPython gets under: the interpreter, numpy and PyYAML, the
     # YAML, Python's own parser over both blocks (the collector paused), and writing the same
@@ -83,7 +92,7 @@ def main() -> None:
     floor_path = os.path.join(folder, "floor.py")
     with open(floor_path, "w") as out:
         out.write(FLOOR.format(scenario=paths[args.small], document=document))
-    floor_time, _ = timed([sys.executable, floor_path], args.runs, floor=True)
+    [(floor_time, _)] = timed([[sys.executable, floor_path]], args.runs, floor=True)
 
     ours = json.loads(small_out)["gradients"]
     theirs = json.loads(mg_out)
