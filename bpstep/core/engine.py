@@ -317,7 +317,7 @@ def _evaluator(env, rng, limits: Limits) -> Callable[[Statement], tuple[Value, l
         reads = walker.reads = []
         value = walker.evaluate(statement.value, statement.depth)
         if budget is not None:
-            budget.keep(value, statement.error)
+            budget.keep(value, statement)
         return value, reads
 
     return evaluate
@@ -371,7 +371,7 @@ def _add(statement: Statement, before: Value, contribution: Value) -> Value:
         result = before + contribution  # scalar sum, the ufunc's result without its call
         budget = _BUDGET.get()
         if budget is not None:
-            budget.keep(result, statement.error)
+            budget.keep(result, statement)
         return result
     try:
         np.broadcast_shapes(shape_of(before), shape_of(contribution))
@@ -382,7 +382,7 @@ def _add(statement: Statement, before: Value, contribution: Value) -> Value:
         result = to_value(np.add(before, contribution))
     budget = _BUDGET.get()
     if budget is not None:  # a += keeps a new array besides its contribution
-        budget.keep(result, statement.error)
+        budget.keep(result, statement)
     return result
 
 
@@ -473,7 +473,7 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
         if value is None:
             value, _ = evaluate(statement)
         elif budget is not None:
-            budget.keep(value, statement.error)
+            budget.keep(value, statement)
         target = statement.target
         if statement.op != "=":
             value = _assign(statement, env, value)
@@ -574,7 +574,7 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
             contribution, read_names = evaluate(statement)
         else:
             if budget is not None:
-                budget.keep(contribution, statement.error)
+                budget.keep(contribution, statement)
             read_names = quick.reads
         target = statement.target
         before = grads.get(target)

@@ -40,16 +40,18 @@ class Budget:
 
     def __init__(self, limits: Limits):
         self.limits = limits
+        self.max_elements = limits.max_total_elements  # (read at every kept value)
         self.elements = 0
         self.work = 0
 
-    def keep(self, value: Any, error: Callable[[str], ScenarioError]) -> None:
-        """Count a value the run keeps (a cache entry, a step's result)."""
+    def keep(self, value: Any, statement) -> None:
+        """Count a value the run keeps (a cache entry, a step's result); past the limit, the
+        error is ``statement.error``'s (a statement, not its bound method: one a step)."""
         self.elements += 1 if type(value) is _FLOAT64 else int(np.size(value))
-        if self.elements > self.limits.max_total_elements:
-            raise error(f"the values kept so far add up to {self.elements} elements; the limit for "
-                        f"a whole run is {self.limits.max_total_elements} (raise it with "
-                        "--max-total-elements)")
+        if self.elements > self.max_elements:
+            raise statement.error(f"the values kept so far add up to {self.elements} elements; the limit "
+                                  f"for a whole run is {self.max_elements} (raise it with "
+                                  "--max-total-elements)")
 
     def spend(self, work: int, error: Callable[[str], ScenarioError]) -> None:
         self.work += work
