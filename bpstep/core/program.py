@@ -228,7 +228,10 @@ def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, mark
     for lineno, text, found in zip(itertools.count(1), lines, quick.read_lines(lines)):
         if found is not None:
             target, op, reading, comment, digits = found
-            marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
+            try:
+                marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
+            except ValueError:  # more digits than int() reads (4,300): the parser's path says so
+                marker = 0
             if marker is None or _valid_marker(marker):
                 line, col = _position(block, lineno, 0)
                 reads = reading.reads
@@ -310,12 +313,16 @@ def _statement(block, node, target, op, value, lines, comments, position: int = 
     ``marked``: its marker is its stage."""
     first = node.lineno
     end = node.end_lineno or first
-    marker = None
-    for lineno in range(first, end + 1):
-        marker = _marker(comments.get(lineno), marker)
     text = lines[first - 1]
     offset = node.col_offset if text.isascii() else block.char_offset(first, node.col_offset)
     line, col = _position(block, first, offset)
+    marker = None
+    try:
+        for lineno in range(first, end + 1):
+            marker = _marker(comments.get(lineno), marker)
+    except ValueError:  # int() reads at most 4,300 digits (a hunt: "was a bug in bpstep")
+        raise ScenarioError(f"a stage marker of more than 4,300 digits; a stage is a number from 1 to "
+                            f"{MAX_STAGE}", line, col) from None
     stage = _stage(marker, position, marked, line, col)
     if first == end and text.isascii():  # the common case: columns are character offsets
         code = text[node.col_offset:node.end_col_offset]
