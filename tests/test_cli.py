@@ -388,14 +388,20 @@ def test_numpy_runs_one_blas_thread_unless_the_user_says(given, scenario_dir):
         assert int(threads) == (2 if os.cpu_count() > 1 else 1)
 
 
+def _chain(folder, stages: int):
+    """A scenario file of a chain of ``stages`` scalar stages, each one quick line each way."""
+    path = folder / f"chain_{stages}.yaml"
+    body = "".join(f"  v{i} = v{i - 1} * 1.001 #({i})\n" for i in range(1, stages))
+    back = "".join(f"  dv{i - 1} = 1.001 * dv{i}\n" for i in range(stages - 1, 0, -1))
+    path.write_text(f"bpstep: 1\ntitle: chain\ninputs: {{v0: 1.5}}\nforward: |\n{body}backward: |\n{back}")
+    return path
+
+
 def test_a_batch_command_runs_without_the_cycle_collector_and_leaves_no_growing_garbage(scenario_dir, tmp_path):
     """cli.script pauses the cyclic collector for the batch commands (its passes only walked the
     live walk): what they drop in cycles stays a few dozen objects, the same for 4 stages and
     for 3,000. The debugger's path (no command) keeps the collector."""
-    big = tmp_path / "big.yaml"
-    body = "".join(f"  v{i} = v{i - 1} * 1.001 #({i})\n" for i in range(1, 3000))
-    back = "".join(f"  dv{i - 1} = 1.001 * dv{i}\n" for i in range(2999, 0, -1))
-    big.write_text(f"bpstep: 1\ntitle: chain\ninputs: {{v0: 1.5}}\nforward: |\n{body}backward: |\n{back}")
+    big = _chain(tmp_path, 3000)
     code = ("import contextlib, gc, io, sys\nfrom bpstep.cli import main\ngc.collect()\ngc.disable()\ncounts = []\n"
             "for path in sys.argv[1:]:\n"
             "    for command in (['run', '--json'], ['check'], ['derive']):\n"
@@ -458,10 +464,7 @@ def test_a_large_output_widens_its_pipe_and_a_small_one_does_not(scenario_dir, t
     from bpstep.core.engine import load_walk
     from bpstep.core.report import json_text
 
-    big = tmp_path / "chain.yaml"
-    body = "".join(f"  v{i} = v{i - 1} * 1.001 #({i})\n" for i in range(1, 4000))
-    back = "".join(f"  dv{i - 1} = 1.001 * dv{i}\n" for i in range(3999, 0, -1))
-    big.write_text(f"bpstep: 1\ntitle: chain\ninputs: {{v0: 1.5}}\nforward: |\n{body}backward: |\n{back}")
+    big = _chain(tmp_path, 4000)
     small = str(scenario_dir / "complex.yaml")
     for path, widened in ((str(big), True), (small, False)):
         data, status, size = _run_into_a_pipe(path)
