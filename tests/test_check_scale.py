@@ -172,15 +172,14 @@ def test_large_inputs_leave_half_the_budget_to_the_values_between():
 def test_the_forward_values_of_re_bound_names_are_found_in_one_pass():
     # a = a * 1, 60 times: 60 earlier versions, each read by the backward pass as a_k; their
     # values were found by a scan of the whole cache each (255 s for 'bpstep check' at 40,000)
-    import dataclasses
-
+    from bpstep.core.records import replace
     from bpstep.core.verify import _forward_env
 
     forward = "\n".join(["  a = x * 1.5"] + ["  a = a * 1.01"] * 60)
     walk = run_text(f"bpstep: 1\ntitle: re-bound\ninputs:\n  x: 2\nforward: |\n{forward}\n", "rebound.yaml")
     assert len(walk.aliases) == 60
     cache = counting(tuple)(walk.cache)
-    env = _forward_env(dataclasses.replace(walk, cache=cache))
+    env = _forward_env(replace(walk, cache=cache))
     assert cache.loops <= 2
     # a#1 = 3, a#k = 3 * 1.01^(k-1): the aliases a_1 .. a_60 hold the earlier versions
     assert env["a_1"] == pytest.approx(3.0) and env["a_60"] == pytest.approx(3 * 1.01 ** 59)

@@ -132,13 +132,12 @@ def test_a_circuit_within_the_limit_is_drawn():
 def test_the_svg_reads_the_steps_once_for_its_dimension_notes():
     # a loop over every step and a scan of the forward pass for each stage: quadratic, 26 s for
     # the SVG of a 20,000-stage chain
-    import dataclasses
-
     from bpstep.core.matrix import dimension_notes, stage_dimensions
+    from bpstep.core.records import replace
 
     walk = run_text(fan(30), "fan30.yaml")
     steps, forward = counting(tuple)(walk.steps), counting(tuple)(walk.forward)
-    assert dimension_notes(dataclasses.replace(walk, steps=steps, forward=forward), walk.total) == []  # no product
+    assert dimension_notes(replace(walk, steps=steps, forward=forward), walk.total) == []  # no product
     assert steps.loops + forward.loops <= 3  # it was two per stage (120 here)
     # what it gives is what the per-stage analysis gives, for a scenario with products
     matmul = run_text(MATMUL_TEXT, "matmul.yaml")

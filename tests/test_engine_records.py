@@ -1,12 +1,11 @@
-"""The engine's records are built by hand-written initialisers (a frozen dataclass's own
-``__init__`` sets each field through a guarded setattr, twice the cost of building a statement
-at 25,000 statements: bpstep.core.records). They must stay what the dataclass declares: same
-fields, same defaults, still frozen, and without an instance dict. And the fast ways to the JSON
+"""The engine's records are built by hand-written initialisers (a frozen record's own
+``__init__`` would set each field through a guarded setattr, twice the cost of building a
+statement at 25,000 statements: bpstep.core.records). They must stay what the record declares:
+same fields, same defaults, still frozen, and without an instance dict. And the fast ways to the JSON
 document and the final state give what the plain ways give."""
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 from pathlib import Path
@@ -19,7 +18,7 @@ from pieces_support import tanh_chain, written_and_peak
 from bpstep.core.engine import CacheEntry, Read, Step, load_walk, run_text
 from bpstep.core.program import Statement
 from bpstep.core import report
-from bpstep.core.records import fields_of
+from bpstep.core.records import FrozenInstanceError, field_defaults, field_names, fields_of, replace
 from bpstep.core.report import json_chunks, json_report, json_text
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
@@ -28,11 +27,12 @@ SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 @pytest.mark.parametrize("cls", [Statement, Step, CacheEntry, Read])
 def test_initialiser_matches_the_declared_fields(cls):
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
-    fields = dataclasses.fields(cls)
-    assert [p.name for p in params] == [f.name for f in fields]
-    for param, field in zip(params, fields):
-        expected = inspect.Parameter.empty if field.default is dataclasses.MISSING else field.default
-        assert param.default == expected, field.name
+    assert tuple(p.name for p in params) == field_names(cls) == cls.__slots__
+    assert list(cls.__annotations__) == list(field_names(cls))
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    assert defaults == field_defaults(cls)  # as declared in the class body
+    built = cls(**{p.name: object() for p in params if p.default is inspect.Parameter.empty})
+    assert {name: getattr(built, name) for name in defaults} == defaults
 
 
 def test_every_record_of_a_walk_is_frozen_slotted_and_rebuilt_equal():
@@ -46,11 +46,11 @@ def test_every_record_of_a_walk_is_frozen_slotted_and_rebuilt_equal():
     for record in (*walk.forward, *walk.backward, *walk.steps, *walk.cache, *(r for s in walk.steps for r in s.reads)):
         cls = type(record)
         assert cls in (Statement, Step, CacheEntry, Read) and not hasattr(record, "__dict__")
-        fields = {f.name: getattr(record, f.name) for f in dataclasses.fields(cls)}
+        fields = {name: getattr(record, name) for name in field_names(cls)}
         assert cls(**fields) == record
-        for field in dataclasses.fields(cls):
-            with pytest.raises(dataclasses.FrozenInstanceError):
-                setattr(record, field.name, 0)
+        for name in field_names(cls):
+            with pytest.raises(FrozenInstanceError):
+                setattr(record, name, 0)
     unbuilt = [s for s in load_walk(str(SCENARIOS / "complex.yaml")).forward if "value" not in fields_of(s)]
     assert unbuilt and all(s.value is s.quick.node() for s in unbuilt)  # built when asked for, once
     assert all("value" in fields_of(s) for s in unbuilt)
@@ -65,7 +65,7 @@ def test_a_staged_copy_has_every_field_and_shares_an_unbuilt_tree():
     assert {k: v for k, v in fields_of(copy).items() if k != "stage"} == \
         {k: v for k, v in fields_of(statement).items() if k != "stage"}
     assert copy.value is statement.value  # one tree for both, built once by their Quick
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError):
         copy.stage = 1
 
 
@@ -73,11 +73,11 @@ def test_records_stay_frozen_and_comparable():
     walk = load_walk(str(SCENARIOS / "complex.yaml"))
     step, entry, statement = walk.steps[0], walk.cache[0], walk.backward[0]
     for record, name in ((step, "after"), (entry, "value"), (statement, "stage"), (step.reads[0], "kind")):
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(FrozenInstanceError):
             setattr(record, name, 0)
-        assert record == dataclasses.replace(record)
+        assert record == replace(record)
     assert statement.with_stage(3).stage == 3 and statement.stage == 8
-    assert dataclasses.replace(step, index=99) != step
+    assert replace(step, index=99) != step
     assert hash(step.reads[0]) == hash(Read(step.reads[0].name, step.reads[0].kind))
 
 

@@ -9,7 +9,6 @@ decline every block.
 from __future__ import annotations
 
 import ast
-import dataclasses
 import itertools
 import random
 import sys
@@ -21,7 +20,7 @@ import pytest
 
 import bpstep.core.program as program
 from bpstep.core import quick
-from bpstep.core.records import fields_of
+from bpstep.core.records import fields_of, replace
 from bpstep.core.engine import run
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import Walker, scan
@@ -290,7 +289,7 @@ def test_a_generated_graph_runs_the_same_without_the_quick_path(seed, monkeypatc
 ])
 @pytest.mark.parametrize("depth", [1, 2, 100])
 def test_arrays_undefined_names_and_the_depth_limit_are_the_walkers(text, depth, monkeypatch):
-    limits = dataclasses.replace(DEFAULT_LIMITS, max_depth=depth)
+    limits = replace(DEFAULT_LIMITS, max_depth=depth)
     fast = outcome(lambda: json_text(run(parse(text, "a.yaml", limits=limits), limits), check=False))
     monkeypatch.setattr(program, "_quick_body", lambda *args: None)
     assert fast == outcome(lambda: json_text(run(parse(text, "a.yaml", limits=limits), limits), check=False))

@@ -14,7 +14,6 @@ import bisect
 import contextvars
 import functools
 from collections import ChainMap
-from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Callable
 
@@ -24,12 +23,12 @@ from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, bulk, fmt_shape,
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
-from bpstep.core.records import open_twin, set_frozen
+from bpstep.core.records import field, open_twin, record, set_frozen
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
 from bpstep.core.versions import aliases as version_aliases
 
 
-@dataclass(frozen=True, init=False, slots=True)
+@record(slots=True)
 class CacheEntry:
     """One value of the forward cache: an input (stage None) or a stage's output."""
 
@@ -58,7 +57,7 @@ class CacheEntry:
         return self.name if self.version == 1 else f"{self.name}#{self.version}"
 
 
-@dataclass(frozen=True, init=False, slots=True)
+@record(slots=True)
 class Read:
     name: str
     kind: str  # "forward", "gradient" or "local"
@@ -70,7 +69,7 @@ class Read:
         self.__class__ = Read
 
 
-@dataclass(frozen=True)
+@record
 class Contribution:
     step: int  # the step index (1-based); 0 for the upstream gradient
     stage: int | None  # None for the upstream gradient
@@ -79,7 +78,7 @@ class Contribution:
     discarded: bool = False  # wiped out by a later '=' (the bug the notes warn about)
 
 
-@dataclass(frozen=True, init=False, slots=True)
+@record(slots=True)
 class Step:
     """One backward statement executed."""
 
@@ -128,7 +127,7 @@ class Step:
 _OpenCacheEntry, _OpenRead, _OpenStep = open_twin(CacheEntry), open_twin(Read), open_twin(Step)
 
 
-@dataclass(frozen=True)
+@record
 class Walk:
     scenario: Scenario
     cache: tuple[CacheEntry, ...]

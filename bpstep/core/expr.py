@@ -18,7 +18,7 @@ import contextlib
 import gc
 import math
 import operator
-from dataclasses import dataclass, field
+from bpstep.core.records import field, record
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -61,7 +61,7 @@ class Budget:
 
 
 
-@dataclass(frozen=True)
+@record
 class Function:
     name: str
     impl: Callable[..., Any]
@@ -275,7 +275,7 @@ def _scan(node: ast.AST) -> tuple[list[str], int]:
 _LEAVES = (ast.Name, ast.Constant)
 
 
-@dataclass
+@record(frozen=False)
 class Walker:
     """Evaluates one expression tree at a time against ``env``.
 

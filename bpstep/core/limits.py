@@ -3,10 +3,10 @@ command line builds its flags before anything heavy is imported (a ctrl+c then i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bpstep.core.records import record
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """Budgets checked before work is done (see README, "Limits")."""
 

@@ -12,20 +12,19 @@ import ast
 import itertools
 import re
 import warnings
-from dataclasses import dataclass
 from typing import Callable
 
 from bpstep.core import quick
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import RESERVED_NAMES, Limits, scan
-from bpstep.core.records import fields_of, open_twin, set_frozen
+from bpstep.core.records import fields_of, open_twin, record, set_frozen
 from bpstep.core.source import CodeBlock
 
 MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
 MAX_STAGE = 1_000_000
 
 
-@dataclass(frozen=True, init=False, slots=True)
+@record(slots=True)
 class Statement:
     """One assignment, ``target op value``, and where it stands."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
-from dataclasses import dataclass
+from bpstep.core.records import record
 from itertools import repeat
 from typing import Any, Iterator
 
@@ -39,7 +39,7 @@ _SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null")}
 _ALLOWED_TAGS = _SCALAR_TAGS | {_TAG + "seq", _TAG + "map"}
 
 
-@dataclass(frozen=True)
+@record
 class Literal:
     """A number or nested list written directly in YAML, already converted to a value."""
 
@@ -48,7 +48,7 @@ class Literal:
     col: int
 
 
-@dataclass(frozen=True)
+@record
 class InputEntry:
     name: str
     line: int
@@ -57,7 +57,7 @@ class InputEntry:
     expression: CodeBlock | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Scenario:
     path: str
     sha256: str

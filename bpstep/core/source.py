@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bpstep.core.records import record
 from itertools import repeat
 from functools import cached_property
 
@@ -35,7 +35,7 @@ def unprintable(what: str, text: str) -> str | None:
     return f"{what} holds the control character U+{ord(found.group()):04X}" if found else None
 
 
-@dataclass(frozen=True)
+@record
 class CodeBlock:
     """Python source from one scenario key, and where each of its lines stands in the file.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bpstep.core.records import record
 from typing import Any, Iterable
 
 Value = Any
@@ -39,7 +39,7 @@ def aliases(cache: Iterable[Any], taken: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-@dataclass(frozen=True)
+@record
 class Timeline:
     """The forward pass replayed from the cache: for statement ``j`` (0-based, source order),
     ``before[j]`` is the environment it evaluated in and ``seen[j]`` the version of each name
