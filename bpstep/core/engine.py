@@ -614,14 +614,16 @@ MAX_HINT_CHECKS = 50
 def _hints(backward: list[Statement], known: set[str]) -> list[str]:
     """Backward locals that look like misspelled gradient names (the notes' ``dinven``)."""
     hints = []
-    seen: set[str] = set()
+    seen = {"d" + name for name in known}  # the gradient names, and the locals already looked at
     candidates: list[str] = []  # sorted when first needed: most walks have no such local
+    checked = 0
     for statement in backward:
         name = statement.target
-        if name in seen or not name.startswith("d") or len(name) < 3 or name[1:] in known:
+        if name in seen or name[:1] != "d" or len(name) < 3:  # (one set lookup for most: 15,500 at 10,000 stages)
             continue
         seen.add(name)
-        if len(seen) > MAX_HINT_CHECKS:  # difflib against every name: bounded, not quadratic
+        checked += 1
+        if checked > MAX_HINT_CHECKS:  # difflib against every name: bounded, not quadratic
             break
         if not candidates:
             import difflib  # (imported here: most walks have no such local)

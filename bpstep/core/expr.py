@@ -18,13 +18,13 @@ import contextlib
 import gc
 import math
 import operator
-from bpstep.core.records import field, record
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from bpstep.core.errors import ScenarioError
 from bpstep.core.limits import DEFAULT_LIMITS, Limits  # noqa: F401 - re-exported: Limits lives with the walker's budgets
+from bpstep.core.records import field, record
 from bpstep.core.source import CodeBlock
 
 Value = Any  # np.float64 | np.ndarray (float64, read-only)

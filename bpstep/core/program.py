@@ -371,7 +371,7 @@ def number_forward(statements: list[Statement]) -> list[Statement]:
             raise statement.error(f"stage {stage} is already the stage of line {other.line}; "
                                   "each forward statement is its own stage (check the #(n) markers)")
         used[stage] = statement
-        out.append(statement.with_stage(stage))
+        out.append(statement if statement.stage == stage else statement.with_stage(stage))  # (most have it)
     return out
 
 
@@ -409,7 +409,7 @@ def attribute_backward(statements: list[Statement], forward: list[Statement], kn
         else:
             stage = previous
         previous = stage
-        out.append(statement.with_stage(stage))
+        out.append(statement if statement.stage == stage else statement.with_stage(stage))  # (most have it)
     return out
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import keyword
 import os
 import re
-from bpstep.core.records import record
 from itertools import repeat
 from typing import Any, Iterator
 
@@ -20,6 +19,7 @@ import yaml
 
 from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import DEFAULT_LIMITS, Limits, fmt_shape, to_value
+from bpstep.core.records import record
 from bpstep.core.source import CodeBlock, find_unprintable, unprintable
 
 try:  # the interpreter's own SHA-256 (hashlib's when OpenSSL is missing): importing hashlib

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from bpstep.core.records import record
 from itertools import repeat
 from functools import cached_property
 
 from bpstep.core.errors import ScenarioError
+from bpstep.core.records import record
 
 MAX_LINE_LENGTH = 10_000
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from bpstep.core.records import record
 from typing import Any, Iterable
+
+from bpstep.core.records import record
 
 Value = Any
 
@@ -28,7 +29,10 @@ def aliases(cache: Iterable[Any], taken: Iterable[str]) -> dict[str, Any]:
     entries = list(cache)
     final: dict[str, int] = {}
     for entry in entries:
-        final[entry.name] = max(final.get(entry.name, 0), entry.version)
+        if entry.version > final.get(entry.name, 0):
+            final[entry.name] = entry.version
+    if len(final) == len(entries):  # no name is re-bound (the common case): no aliases
+        return {}
     taken = set(taken)
     out = {}
     for entry in entries:
