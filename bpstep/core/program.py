@@ -224,6 +224,9 @@ def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, mark
     others: list[str] = []  # the lines, the quick ones blanked
     slow = False
     neutral = quick.NEUTRAL.fullmatch
+    origins = block.origins  # each line's position in the file, as block.position gives it
+    if len(origins) != len(lines):
+        origins = [block.position(lineno) for lineno in range(1, len(lines) + 1)]
     for lineno, text, found in zip(itertools.count(1), lines, quick.read_lines(lines)):
         if found is not None:
             target, op, reading, comment, digits = found
@@ -231,8 +234,8 @@ def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, mark
                 marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
             except ValueError:  # more digits than int() reads (4,300): the parser's path says so
                 marker = 0
-            if marker is None or _valid_marker(marker):
-                line, col = _position(block, lineno, 0)
+            if marker is None or 1 <= marker <= MAX_STAGE:  # (_valid_marker, inline: once per line)
+                line, col = origins[lineno - 1]  # (_position, inline)
                 reads = reading.reads
                 if op == "+=" and target not in reads:
                     reads = (target, *reads)
