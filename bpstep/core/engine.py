@@ -23,7 +23,7 @@ from bpstep.core.errors import ScenarioError, reported_at
 from bpstep.core.expr import (DEFAULT_LIMITS, RESERVED_NAMES, Budget, Limits, Value, Walker, bulk, fmt_shape,
                               shape_of, to_value)
 from bpstep.core.program import Statement, attribute_backward, number_forward, parse_block
-from bpstep.core.records import field, open_twin, record, set_frozen
+from bpstep.core.records import field, new_object, open_twin, record
 from bpstep.core.scenario import CodeBlock, Literal, Scenario, load
 from bpstep.core.versions import aliases as version_aliases
 
@@ -40,9 +40,9 @@ class CacheEntry:
     code: str
     col: int = 1
 
-    def __init__(self, name: str, version: int, stage: int | None, value: Value, line: int, code: str,
-                 col: int = 1):
-        set_frozen(self, "__class__", _OpenCacheEntry)  # frozen, built as a plain object (bpstep.core.records)
+    def __new__(cls, name: str, version: int, stage: int | None, value: Value, line: int, code: str,
+                col: int = 1) -> CacheEntry:
+        self = new_object(_OpenCacheEntry)  # frozen, built as a plain object (bpstep.core.records)
         self.name = name
         self.version = version
         self.stage = stage
@@ -50,7 +50,8 @@ class CacheEntry:
         self.line = line
         self.code = code
         self.col = col
-        self.__class__ = CacheEntry
+        self.__class__ = cls
+        return self
 
     @property
     def label(self) -> str:
@@ -62,11 +63,12 @@ class Read:
     name: str
     kind: str  # "forward", "gradient" or "local"
 
-    def __init__(self, name: str, kind: str):
-        set_frozen(self, "__class__", _OpenRead)  # frozen, built as a plain object (bpstep.core.records)
+    def __new__(cls, name: str, kind: str) -> Read:
+        self = new_object(_OpenRead)  # frozen, built as a plain object (bpstep.core.records)
         self.name = name
         self.kind = kind
-        self.__class__ = Read
+        self.__class__ = cls
+        return self
 
 
 @record
@@ -98,10 +100,10 @@ class Step:
     overwrites: tuple[int, ...] = ()  # stages whose contributions this '=' discarded
     previous: int = 0  # index of the previous step that wrote the same target (0: none)
 
-    def __init__(self, index: int, stage: int, line: int, col: int, code: str, source: str, target: str,
-                 op: str, before: Value | None, contribution: Value, after: Value, reads: tuple[Read, ...],
-                 gradient_of: str | None, overwrites: tuple[int, ...] = (), previous: int = 0):
-        set_frozen(self, "__class__", _OpenStep)  # frozen, built as a plain object (bpstep.core.records)
+    def __new__(cls, index: int, stage: int, line: int, col: int, code: str, source: str, target: str,
+                op: str, before: Value | None, contribution: Value, after: Value, reads: tuple[Read, ...],
+                gradient_of: str | None, overwrites: tuple[int, ...] = (), previous: int = 0) -> Step:
+        self = new_object(_OpenStep)  # frozen, built as a plain object (bpstep.core.records)
         self.index = index
         self.stage = stage
         self.line = line
@@ -117,7 +119,8 @@ class Step:
         self.gradient_of = gradient_of
         self.overwrites = overwrites
         self.previous = previous
-        self.__class__ = Step
+        self.__class__ = cls
+        return self
 
     @property
     def accumulates(self) -> bool:

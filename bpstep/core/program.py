@@ -17,7 +17,7 @@ from typing import Callable
 from bpstep.core import quick
 from bpstep.core.errors import ScenarioError
 from bpstep.core.expr import RESERVED_NAMES, Limits, scan
-from bpstep.core.records import fields_of, open_twin, record, set_frozen
+from bpstep.core.records import fields_of, new_object, open_twin, record, set_frozen
 from bpstep.core.source import CodeBlock
 
 MARKER = re.compile(r"#\s*\(\s*(\d+)\s*\)")
@@ -43,11 +43,11 @@ class Statement:
     stage: int = 0  # 0 for inputs; set for forward and backward statements
     quick: quick.Quick | None = None  # a line read without ast: ``value`` is built when asked for
 
-    def __init__(self, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
-                 col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
-                 depth: int = 0, stage: int = 0, quick: quick.Quick | None = None):
+    def __new__(cls, block: CodeBlock, target: str, op: str, value: ast.expr | None, lineno: int, line: int,
+                col: int, code: str, source: str, marker: int | None, reads: tuple[str, ...],
+                depth: int = 0, stage: int = 0, quick: quick.Quick | None = None) -> Statement:
         # frozen, built as a plain object: 25,000 of them at 10,000 stages (bpstep.core.records)
-        set_frozen(self, "__class__", _OpenStatement)
+        self = new_object(_OpenStatement)
         self.block = block
         self.target = target
         self.op = op
@@ -63,7 +63,8 @@ class Statement:
         self.depth = depth
         self.stage = stage
         self.quick = quick
-        self.__class__ = Statement
+        self.__class__ = cls
+        return self
 
     def __getattr__(self, name: str):
         # only for what is not set: the syntax tree of a quick line, until asked for
