@@ -35,6 +35,22 @@ def test_header_is_line_one_with_the_contract_fields(tmp_path, walk):
     assert header["started"] == "2024-05-01T12:00:00+00:00"
 
 
+def test_the_digest_is_of_the_files_bytes_and_only_computed_when_asked_for(tmp_path, monkeypatch, capsys):
+    """The digest is of the bytes, a BOM and CRLF included (the text holds no BOM); run does not ask."""
+    from bpstep import cli
+    from bpstep.core import scenario as scenario_module
+
+    raw = b"\xef\xbb\xbf" + (SCENARIOS / "complex.yaml").read_bytes().replace(b"\n", b"\r\n")
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(raw)
+    assert scenario_module.load(str(path)).sha256 == hashlib.sha256(raw).hexdigest()
+    assert scenario_module.parse(raw.decode("utf-8-sig"), "t.yaml").sha256 == ""  # given as text
+    asked = []
+    monkeypatch.setattr(scenario_module, "_digest", lambda data: asked.append(data))
+    assert cli.main(["run", "--json", "--no-check", str(path)]) == 0 and not asked
+    assert json.loads(capsys.readouterr().out)["output"] == "f"
+
+
 def test_starting_a_recording_does_not_check_or_encode_the_whole_walk(tmp_path, walk, monkeypatch):
     """The header needs the cache and the upstream gradient only: no gradient check (it re-runs
     the forward pass per input element) and no step, before the first frame."""

@@ -518,17 +518,19 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
             raise statement.error(f"the backward pass assigns '{statement.target}', which is "
                                   f"{entry.label}, an earlier value of '{entry.name}'; assign a new "
                                   "local name")
-    backward = attribute_backward(backward, forward, known | set(alias_entries),
+    readable = known | set(alias_entries)  # every forward name and earlier version: dv is a gradient for each
+    gradient_names = {"d" + name for name in readable}
+    backward = attribute_backward(backward, forward, readable,
                                   functools.partial(_readers, cache, forward, versions, alias_entries))
     backward = sorted(backward, key=attrgetter("stage"), reverse=True)  # stable: source order within a stage
     forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
     # dv is a gradient for every forward name v, earlier versions (c_1) included
-    steps, writes = _run_backward(backward, forward_env, known | set(alias_entries), output, upstream,
+    steps, writes = _run_backward(backward, forward_env, gradient_names, output, upstream,
                                   limits)
 
     bounds = [0] + [s.index for s, nxt in zip(steps, steps[1:] + [None]) if nxt is None or nxt.stage != s.stage]
     return Walk(scenario, tuple(cache), tuple(forward), tuple(backward), output, upstream, tuple(steps),
-                tuple(_hints(backward, known | set(alias_entries))), frozenset(known), derived=derived,
+                tuple(_hints(backward, readable, gradient_names)), frozenset(known), derived=derived,
                 aliases={name: (e.name, e.version) for name, e in alias_entries.items()},
                 _writes=writes, _bounds=tuple(bounds))
 
@@ -553,7 +555,7 @@ def _readers(cache: list[CacheEntry], forward: list[Statement], versions: dict[s
     return readers
 
 
-def _run_backward(backward: list[Statement], forward_env, known: set[str],
+def _run_backward(backward: list[Statement], forward_env, gradient_names: set[str],
                   output: str, upstream: Value, limits: Limits) -> tuple[list[Step], dict[str, list[int]]]:
     grads: dict[str, Value] = {"d" + output: upstream}
     scope = dict(forward_env)  # the backward pass never assigns forward names (checked in run)
@@ -598,11 +600,11 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
         for name in read_names:
             read = read_of.get(name)
             if read is None:
-                kind = ("gradient" if name[:1] == "d" and name[1:] in known else "local") if name in grads \
+                kind = ("gradient" if name in gradient_names else "local") if name in grads \
                     else "forward"
                 read = read_of[name] = Read(name, kind)
             reads.append(read)
-        gradient_of = target[1:] if target[:1] == "d" and target[1:] in known else None
+        gradient_of = target[1:] if target in gradient_names else None
         previous_writes = writes.setdefault(target, [])
         steps.append(Step(index, statement.stage, statement.line, statement.col, statement.code,
                               statement.source, target, statement.op, before, contribution, after, tuple(reads),
@@ -614,10 +616,11 @@ def _run_backward(backward: list[Statement], forward_env, known: set[str],
 MAX_HINT_CHECKS = 50
 
 
-def _hints(backward: list[Statement], known: set[str]) -> list[str]:
-    """Backward locals that look like misspelled gradient names (the notes' ``dinven``)."""
+def _hints(backward: list[Statement], known: set[str], gradient_names: set[str]) -> list[str]:
+    """Backward locals that look like misspelled gradient names (the notes' ``dinven``);
+    ``gradient_names``: ``dv`` for each ``v`` in ``known``."""
     hints = []
-    seen = {"d" + name for name in known}  # the gradient names, and the locals already looked at
+    seen = set(gradient_names)  # the gradient names, and the locals already looked at
     candidates: list[str] = []  # sorted when first needed: most walks have no such local
     checked = 0
     for statement in backward:
@@ -645,6 +648,6 @@ def run_text(text: str, path: str = "<scenario>", limits: Limits = DEFAULT_LIMIT
     from bpstep.core.scenario import parse
 
     with reported_at(path):
-        return run(parse(text, path, "", limits), limits)
+        return run(parse(text, path, limits=limits), limits)
 
 
