@@ -40,6 +40,40 @@ w first mistake, a about, ? help, q quit.
 """
 
 
+def _terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: COLUMNS, else the terminal's width, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, its width found as argparse finds it but without importing shutil
+    (which imports zlib, bz2 and lzma: 2 ms of every start; argparse makes a formatter for each
+    ``add_argument``, to check it)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
+
+
+class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """:class:`HelpFormatter`, the description and epilog as written."""
+
+
+def argument_parser(**kwargs) -> argparse.ArgumentParser:
+    """An ArgumentParser with :class:`HelpFormatter` (unless ``formatter_class`` is given)."""
+    return argparse.ArgumentParser(**{"formatter_class": HelpFormatter, **kwargs})
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -81,10 +115,10 @@ def limits_from(args: argparse.Namespace) -> Limits:
 
 def _tui_parser() -> argparse.ArgumentParser:
     commands = "|".join(COMMANDS)
-    parser = argparse.ArgumentParser(prog="bpstep", description=DESCRIPTION, epilog=EPILOG,
+    parser = argument_parser(prog="bpstep", description=DESCRIPTION, epilog=EPILOG,
                                      usage=f"%(prog)s [--record FILE] [limits] SCENARIO\n"
                                            f"       %(prog)s {{{commands}}} ...  (bpstep --help)",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML, format 1)")
     parser.add_argument("--record", metavar="FILE", type=_file_name,
                         help="write the session transcript to FILE (a new file)")
@@ -107,7 +141,7 @@ def _command_parsers(only: str | None = None
 
 
 def _run_parser():
-    run = argparse.ArgumentParser(prog="bpstep run", description="The whole walk, non-interactive.")
+    run = argument_parser(prog="bpstep run", description="The whole walk, non-interactive.")
     run.add_argument("scenario", metavar="SCENARIO")
     run.add_argument("--json", action="store_true", help="print one JSON document")
     run.add_argument("--no-check", dest="check", action="store_false",
@@ -118,7 +152,7 @@ def _run_parser():
 
 
 def _derive_parser():
-    derive = argparse.ArgumentParser(
+    derive = argument_parser(
         prog="bpstep derive",
         description="Print the backward pass that bpstep derives from the forward pass, as code "
                     "with #(n) stage markers (paste it as the scenario's backward: block).")
@@ -128,7 +162,7 @@ def _derive_parser():
 
 
 def _check_parser():
-    check = argparse.ArgumentParser(
+    check = argument_parser(
         prog="bpstep check",
         description="Check the hand-written backward pass step by step against the one bpstep "
                     "derives (and the gradients against central differences); report the first "
@@ -140,7 +174,7 @@ def _check_parser():
 
 
 def _graph_parser():
-    graph = argparse.ArgumentParser(prog="bpstep graph", description="The circuit as an SVG picture: "
+    graph = argument_parser(prog="bpstep graph", description="The circuit as an SVG picture: "
                                     "values green above the wires, gradients red below.")
     graph.add_argument("scenario", metavar="SCENARIO")
     graph.add_argument("--at", metavar="STAGE", help="draw it once the backward pass has processed "

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Callable
 
-from bpstep.cli import _file_name, _limit_flags, limits_from
+from bpstep.cli import _file_name, _limit_flags, argument_parser, limits_from
 from bpstep.core.errors import ScenarioError
 
 SCENARIO_HELP = ("the scenario to compare with (default: the header's path, relative to the "
@@ -14,9 +14,8 @@ SCENARIO_HELP = ("the scenario to compare with (default: the header's path, rela
 
 
 def transcript_commands() -> dict[str, tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]]:
-    render = argparse.ArgumentParser(prog="bpstep transcript",
-                                     description="Render a recorded session (bpstep SCENARIO --record FILE) "
-                                                 "as Markdown.")
+    render = argument_parser(prog="bpstep transcript",
+                             description="Render a recorded session (bpstep SCENARIO --record FILE) as Markdown.")
     render.add_argument("file", metavar="FILE", help="a transcript (JSON Lines)")
     # dest is not "scenario": cli.main names errors after args.scenario when it exists
     render.add_argument("--scenario", dest="scenario_file", metavar="PATH", help=SCENARIO_HELP)
@@ -24,11 +23,10 @@ def transcript_commands() -> dict[str, tuple[argparse.ArgumentParser, Callable[[
                         help="write an asciinema asciicast v2 recording instead of printing Markdown")
     _limit_flags(render)
 
-    replay = argparse.ArgumentParser(prog="bpstep replay",
-                                     description="Play a recorded session back in the debugger, action by "
-                                                 "action: '.' the next action, ',' back one, space "
-                                                 "play/pause, + and - the speed; the debugger's own keys "
-                                                 "still move freely.")
+    replay = argument_parser(prog="bpstep replay",
+                             description="Play a recorded session back in the debugger, action by action: '.' "
+                                         "the next action, ',' back one, space play/pause, + and - the speed; "
+                                         "the debugger's own keys still move freely.")
     replay.add_argument("file", metavar="FILE", help="a transcript (JSON Lines)")
     replay.add_argument("--scenario", dest="scenario_file", metavar="PATH", help=SCENARIO_HELP)
     replay.add_argument("--autoplay", action="store_true",

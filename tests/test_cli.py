@@ -30,6 +30,31 @@ def test_help_lists_the_commands(bpstep_bin):
     assert "bpstep run SCENARIO" in proc.stdout and "--record" in proc.stdout
 
 
+@pytest.mark.parametrize("columns", [None, "", "junk", "0", "57", "140"])
+def test_help_is_as_wide_as_argparse_makes_it(columns, monkeypatch):
+    """bpstep's HelpFormatter finds the width without shutil (2 ms of every start): every
+    command's help is what argparse's own formatter gives, wrapped at the same width."""
+    import argparse
+
+    from bpstep import cli
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    parsers = [parser for parser, _ in cli._command_parsers().values()] + [cli._tui_parser()]
+    assert len(parsers) == 7
+    for parser in parsers:
+        ours = parser.format_help()
+        base = argparse.RawDescriptionHelpFormatter if parser.prog == "bpstep" else argparse.HelpFormatter
+        assert issubclass(parser.formatter_class, base)
+        parser.formatter_class = base
+        assert ours == parser.format_help()
+    width = int(columns) if columns and columns.isdigit() and int(columns) > 0 else shutil.get_terminal_size().columns
+    run_help = cli._run_parser()[0].format_help()  # (its text is wrapped; the bare command's is as written)
+    assert max(map(len, run_help.splitlines())) <= max(width - 2, 40) < max(map(len, run_help.split("\n\n")))
+
+
 def test_the_bare_command_knows_every_command_name():
     """main() picks a command by COMMAND_NAMES without building the parsers (start-up time)."""
     from bpstep.cli import COMMAND_NAMES, _command_parsers
