@@ -245,3 +245,34 @@ backward: |
     with pytest.raises(ScenarioError) as err:
         run_text(text, limits=Limits(max_total_elements=800))
     assert "limit for a whole run is 800" in err.value.message
+
+
+
+def test_the_run_budget_stops_at_the_same_quick_line_as_at_a_parsed_one(monkeypatch):
+    """A quick line's value (one number) is counted by the engine's loops themselves: for every
+    limit, the run stops at the statement where the kept values pass it, as when every line is
+    parsed and walked; each number more lets the run go one statement further."""
+    from bpstep.core import program
+    from bpstep.core.expr import Limits
+
+    # f = (3x + x) 3x - 1 = 12 x^2 - 1: df/dx = 24 x = 48 at x = 2
+    text = ("bpstep: 1\ntitle: budget\ninputs:\n  x: 2.0\nforward: |\n  v1 = x * 3\n  v2 = v1 + x\n"
+            "  v3 = v2 * v1\n  v4 = v3 - 1\nbackward: |\n  dv3 = dv4\n  dv2 = dv3 * v1\n  dv1 = dv3 * v2\n"
+            "  dv1 += dv2\n  dx = dv2\n  dx += 3 * dv1\n")
+
+    def outcomes():
+        found = []
+        for limit in range(1, 20):
+            try:
+                found.append(run_text(text, limits=Limits(max_total_elements=limit)).final_gradients()["dx"])
+            except ScenarioError as exc:
+                assert f"limit for a whole run is {limit}" in exc.message
+                found.append(exc.line)
+        return found
+
+    fast = outcomes()
+    monkeypatch.setattr(program, "_quick_body", lambda *args: None)  # every line parsed and walked
+    assert fast == outcomes()
+    lines = [item for item in fast if isinstance(item, int)]
+    assert lines == sorted(lines) and len(set(lines)) >= 9  # forward and backward statements, in order
+    assert fast[len(lines):] == [pytest.approx(48.0)] * (len(fast) - len(lines))

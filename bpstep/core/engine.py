@@ -474,8 +474,10 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
         value = quick.value(env) if quick is not None and statement.depth <= max_depth else None
         if value is None:
             value, _ = evaluate(statement)
-        elif budget is not None:
-            budget.keep(value, statement)
+        elif budget is not None:  # budget.keep of a quick line's value, one number, inline
+            budget.elements += 1
+            if budget.elements > budget.max_elements:
+                raise budget.over(statement)
         target = statement.target
         if statement.op != "=":
             value = _assign(statement, env, value)
@@ -577,8 +579,10 @@ def _run_backward(backward: list[Statement], forward_env, gradient_names: set[st
         if contribution is None:
             contribution, read_names = evaluate(statement)
         else:
-            if budget is not None:
-                budget.keep(contribution, statement)
+            if budget is not None:  # budget.keep of a quick line's value, one number, inline
+                budget.elements += 1
+                if budget.elements > budget.max_elements:
+                    raise budget.over(statement)
             read_names = quick.reads
         target = statement.target
         before = grads.get(target)

@@ -46,12 +46,16 @@ class Budget:
 
     def keep(self, value: Any, statement) -> None:
         """Count a value the run keeps (a cache entry, a step's result); past the limit, the
-        error is ``statement.error``'s (a statement, not its bound method: one a step)."""
+        error is ``statement.error``'s (a statement, not its bound method: one a step). The
+        engine's loops count a quick line's value, one number, themselves (then :meth:`over`)."""
         self.elements += 1 if type(value) is _FLOAT64 else int(np.size(value))
         if self.elements > self.max_elements:
-            raise statement.error(f"the values kept so far add up to {self.elements} elements; the limit "
-                                  f"for a whole run is {self.max_elements} (raise it with "
-                                  "--max-total-elements)")
+            raise self.over(statement)
+
+    def over(self, statement) -> ScenarioError:
+        """The error of a run whose kept values have passed the limit, at ``statement``."""
+        return statement.error(f"the values kept so far add up to {self.elements} elements; the limit "
+                               f"for a whole run is {self.max_elements} (raise it with --max-total-elements)")
 
     def spend(self, work: int, error: Callable[[str], ScenarioError]) -> None:
         self.work += work
