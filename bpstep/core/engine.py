@@ -525,7 +525,10 @@ def _run(scenario: Scenario, limits: Limits, backward: list[Statement] | None) -
     backward = attribute_backward(backward, forward, readable,
                                   functools.partial(_readers, cache, forward, versions, alias_entries))
     backward = sorted(backward, key=attrgetter("stage"), reverse=True)  # stable: source order within a stage
-    forward_env = ChainMap(env, {name: entry.value for name, entry in alias_entries.items()})
+    # env over the earlier versions' aliases, as one dict (dict() of a ChainMap looks up each of
+    # 10,000 names through a Python method: 2 ms)
+    forward_env = {name: entry.value for name, entry in alias_entries.items()}
+    forward_env.update(env)
     # dv is a gradient for every forward name v, earlier versions (c_1) included
     steps, writes = _run_backward(backward, forward_env, gradient_names, output, upstream,
                                   limits)
