@@ -116,9 +116,9 @@ def limits_from(args: argparse.Namespace) -> Limits:
 def _tui_parser() -> argparse.ArgumentParser:
     commands = "|".join(COMMANDS)
     parser = argument_parser(prog="bpstep", description=DESCRIPTION, epilog=EPILOG,
-                                     usage=f"%(prog)s [--record FILE] [limits] SCENARIO\n"
-                                           f"       %(prog)s {{{commands}}} ...  (bpstep --help)",
-                                     formatter_class=RawDescriptionHelpFormatter)
+                             usage=f"%(prog)s [--record FILE] [limits] SCENARIO\n"
+                                   f"       %(prog)s {{{commands}}} ...  (bpstep --help)",
+                             formatter_class=RawDescriptionHelpFormatter)
     parser.add_argument("scenario", metavar="SCENARIO", help="a scenario file (YAML, format 1)")
     parser.add_argument("--record", metavar="FILE", type=_file_name,
                         help="write the session transcript to FILE (a new file)")
@@ -175,7 +175,7 @@ def _check_parser():
 
 def _graph_parser():
     graph = argument_parser(prog="bpstep graph", description="The circuit as an SVG picture: "
-                                    "values green above the wires, gradients red below.")
+                            "values green above the wires, gradients red below.")
     graph.add_argument("scenario", metavar="SCENARIO")
     graph.add_argument("--at", metavar="STAGE", help="draw it once the backward pass has processed "
                        "STAGE (a stage number, or 'start' or 'end'; default: end)")

@@ -47,6 +47,7 @@ def test_help_is_as_wide_as_argparse_makes_it(columns, monkeypatch):
     for parser in parsers:
         ours = parser.format_help()
         base = argparse.RawDescriptionHelpFormatter if parser.prog == "bpstep" else argparse.HelpFormatter
+        assert issubclass(parser.formatter_class, cli.HelpFormatter)  # (argparse's own imports shutil)
         assert issubclass(parser.formatter_class, base)
         parser.formatter_class = base
         assert ours == parser.format_help()

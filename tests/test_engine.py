@@ -276,3 +276,18 @@ def test_the_run_budget_stops_at_the_same_quick_line_as_at_a_parsed_one(monkeypa
     lines = [item for item in fast if isinstance(item, int)]
     assert lines == sorted(lines) and len(set(lines)) >= 9  # forward and backward statements, in order
     assert fast[len(lines):] == [pytest.approx(48.0)] * (len(fast) - len(lines))
+
+
+def test_the_gradients_of_earlier_versions_are_gradients():
+    """dc_1 is the gradient of c#1 (an earlier version of a re-bound c): its step, and every
+    read of it, say so, and no hint calls it a misspelling. f = (3x)^2 + x: df/dx = 18x + 1."""
+    walk = run_text("bpstep: 1\ntitle: rebound\ninputs:\n  x: 2.0\nforward: |\n  c = x * 3 #(1)\n"
+                    "  c = c * c #(2)\n  f = c + x #(3)\nbackward: |\n  dc = df #(3)\n  dx = df #(3)\n"
+                    "  dc_1 = 2 * c_1 * dc #(2)\n  dx += 3 * dc_1 #(1)\n")
+    assert walk.final_gradients()["dx"] == pytest.approx(18 * 2.0 + 1)
+    by_target = {step.target: step for step in walk.steps}
+    assert by_target["dc_1"].gradient_of == "c_1" and by_target["dc"].gradient_of == "c"
+    kinds = {read.name: read.kind for step in walk.steps for read in step.reads}
+    assert kinds == {"df": "gradient", "dc": "gradient", "c_1": "forward", "dc_1": "gradient"}
+    assert walk.hints == ()
+    assert walk.gradient_label("dc_1") == "c#1" and walk.gradient_label("dc") == "c#2"

@@ -332,3 +332,14 @@ def test_a_run_builds_no_syntax_tree_for_quick_lines():
     assert copy.value is statement.value and isinstance(copy.value, ast.expr)
     with pytest.raises(AttributeError):
         statement.no_such_field  # noqa: B018
+
+
+@pytest.mark.parametrize("origins", [(), ((5, 3),), ((5, 3), (6, 3))])
+def test_a_block_with_fewer_origins_than_lines_places_quick_lines_as_the_parser_does(origins, monkeypatch):
+    """A block's origins give each line's place in the file; a block given fewer (none, one)
+    places its lines where block.position puts them, on either path."""
+    block = CodeBlock("forward", "a = x * 2\nb = a + 1 #(7)\nc = b", origins)
+    fast = [(s.target, s.line, s.col, s.marker) for s in program.parse_block(block, DEFAULT_LIMITS)]
+    monkeypatch.setattr(program, "_quick_body", lambda *args: None)
+    assert fast == [(s.target, s.line, s.col, s.marker) for s in program.parse_block(block, DEFAULT_LIMITS)]
+    assert [place[1:3] for place in fast] == [block.position(n) for n in (1, 2, 3)]

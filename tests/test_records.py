@@ -8,6 +8,8 @@ import copy
 import dataclasses
 import functools
 import pickle
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -152,7 +154,7 @@ def test_a_field_without_default_after_one_with_is_refused():
 
 
 def test_the_run_path_records_keep_their_behaviour():
-    walk = load_walk("scenarios/complex.yaml")
+    walk = load_walk(str(Path(__file__).resolve().parent.parent / "scenarios" / "complex.yaml"))
     assert isinstance(type(walk).__dict__["input_gradients"], functools.cached_property)
     assert walk.input_gradients == walk.input_gradients  # cached on a frozen record without slots
     with pytest.raises(FrozenInstanceError):
@@ -162,3 +164,52 @@ def test_the_run_path_records_keep_their_behaviour():
     walker = Walker({}, None)
     assert walker.reads == [] and walker.reads is not Walker({}, None).reads
     assert not dataclasses.is_dataclass(Walk)
+
+
+def test_what_a_record_refuses_or_leaves_out_as_a_dataclass_does():
+    with pytest.raises(ValueError, match="mutable default"):  # a list default would be shared
+        @record
+        class Shared:
+            items: list = []
+
+    @record
+    class Counted:
+        total: ClassVar[int] = 0  # a class variable, not a field
+        a: int
+
+    assert field_names(Counted) == ("a",) and Counted(1).total == 0
+
+    @record
+    class OwnEquality:
+        a: int
+
+        def __eq__(self, other):
+            return isinstance(other, OwnEquality) and self.a % 10 == other.a % 10
+
+    assert OwnEquality(1) == OwnEquality(11) and hash(OwnEquality(1)) == hash(OwnEquality(1))  # frozen: hashed
+
+    def nested():
+        @record(slots=True)
+        class Inner:
+            x: int
+
+        @dataclasses.dataclass(frozen=True, slots=True)
+        class InnerDC:
+            x: int
+
+        return Inner, InnerDC
+
+    inner, inner_dc = nested()
+    assert repr(inner(1)) == repr(inner_dc(1)).replace("InnerDC", "Inner") and "<locals>" in repr(inner(1))
+
+
+def test_a_record_does_not_inherit_fields():
+    with pytest.raises(TypeError, match="inherit"):
+        @record
+        class Child(Point):
+            z: int = 0
+
+
+def test_the_positional_fast_path_fills_the_defaults():
+    assert Point(1) == Point(1, 2, [], "n") and Point(1).tags is not Point(1).tags
+    assert Mutable(3).items == [] and Slotted(1).b is None

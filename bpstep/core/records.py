@@ -4,8 +4,9 @@
 annotated fields and their defaults, ``==``, ``hash``, ``repr``, no assignment once built,
 ``slots=True`` for no instance dict) for the classes a batch command imports. A dataclass
 compiles its methods with ``exec`` when its module is imported, about 0.5 ms a class: the 14 on
-the way to ``bpstep run`` were 8 ms of every start. The methods here are shared functions over
-the field names instead. What else of ``dataclasses`` the code uses is here too: :func:`field`
+the way to ``bpstep run`` were 8 ms of every start. The methods here are closures over the field
+names, made without ``exec``; the generic ``__init__`` is slower than a generated one (a few us),
+so a record made often has its own (Walker, Contribution, and the records below). What else of ``dataclasses`` the code uses is here too: :func:`field`
 (a default factory, a field left out of the repr), :func:`replace`, :func:`field_names`.
 
 The engine's hottest records (statements, steps, cache entries, reads) are records with slots:
@@ -56,13 +57,21 @@ def record(cls: type | None = None, /, *, frozen: bool = True, slots: bool = Fal
 
 
 def _build(cls: type, frozen: bool, slots: bool) -> type:
-    names = tuple(cls.__dict__.get("__annotations__", {}))
+    if any("__record_fields__" in vars(base) for base in cls.__mro__[1:]):
+        raise TypeError(f"{cls.__name__}: a record does not inherit another's fields; declare them all")
+    annotations = cls.__dict__.get("__annotations__")
+    if annotations is None:  # (Python 3.14 evaluates them when asked, without the __future__ import)
+        annotations = getattr(cls, "__annotations__", {})
+    names = tuple(name for name, annotation in annotations.items() if not _class_variable(annotation))
     namespace = dict(cls.__dict__)
     defaults: dict[str, _Field] = {}
     shown = []
     for name in names:
         declared = namespace.pop(name, _MISSING)
         spec = declared if isinstance(declared, _Field) else _Field(declared, _MISSING, True)
+        if spec.default is not _MISSING and type(spec.default).__hash__ is None:
+            raise ValueError(f"{cls.__name__}: mutable default {type(spec.default)} for field '{name}' "
+                             "is not allowed: use default_factory")  # (as dataclasses say it)
         if spec.default is not _MISSING or spec.factory is not _MISSING:
             defaults[name] = spec
             if not slots and spec.default is not _MISSING:
@@ -72,13 +81,21 @@ def _build(cls: type, frozen: bool, slots: bool) -> type:
         if spec.shown:
             shown.append(name)
     qualname = cls.__qualname__
+    required = len(names) - len(defaults)  # (the fields with defaults come last)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        if not kwargs and required <= len(args) <= len(names):  # the fields in order, the rest defaults
+            for name, value in zip(names, args):
+                set_frozen(self, name, value)
+            for name in names[len(args):]:
+                spec = defaults[name]
+                set_frozen(self, name, spec.default if spec.factory is _MISSING else spec.factory())
+            return
         if len(args) > len(names):
             raise TypeError(f"{qualname}() takes {len(names)} arguments but {len(args)} were given")
         values = dict(zip(names, args))
         for key, value in kwargs.items():
-            if key not in defaults and key not in names:
+            if key not in names:
                 raise TypeError(f"{qualname}() got an unexpected keyword argument '{key}'")
             if key in values:
                 raise TypeError(f"{qualname}() got multiple values for argument '{key}'")
@@ -124,8 +141,10 @@ def _build(cls: type, frozen: bool, slots: bool) -> type:
             methods["__reduce__"] = lambda self: (type(self), all_fields(self))
     else:
         methods["__hash__"] = None  # mutable and compared by value: unhashable, as a dataclass
+    if frozen and namespace.get("__hash__", _MISSING) is None and "__eq__" in namespace:
+        del namespace["__hash__"]  # (None only because the class defines __eq__: a frozen record's hash)
     for name, method in methods.items():
-        if name not in namespace:  # (a class that defines __eq__ has __hash__ None: kept)
+        if name not in namespace:
             if callable(method):
                 method.__qualname__ = f"{qualname}.{name}"
             namespace[name] = method
@@ -134,6 +153,7 @@ def _build(cls: type, frozen: bool, slots: bool) -> type:
                                         if spec.factory is _MISSING}
     if slots:  # a new class, its fields slots (no class attributes for their defaults)
         namespace["__slots__"] = names
+        namespace["__qualname__"] = qualname
         namespace.pop("__dict__", None)
         namespace.pop("__weakref__", None)
         built = type(cls)(cls.__name__, cls.__bases__, namespace)
@@ -146,6 +166,12 @@ def _build(cls: type, frozen: bool, slots: bool) -> type:
             if name not in namespace and name in cls.__dict__:
                 delattr(cls, name)
     return built
+
+
+def _class_variable(annotation: object) -> bool:
+    """A ``ClassVar`` annotation (a string under ``from __future__ import annotations``): no field."""
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar"))
 
 
 def field_names(record_or_class: object) -> tuple[str, ...]:

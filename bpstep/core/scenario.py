@@ -11,6 +11,7 @@ from __future__ import annotations
 import keyword
 import os
 import re
+from functools import cached_property
 from itertools import repeat
 from typing import Any, Iterator
 
@@ -71,10 +72,10 @@ class Scenario:
     backward: CodeBlock | None
     text: str
 
-    @property
+    @cached_property
     def sha256(self) -> str:
-        """The file's SHA-256 in hex ("" for a scenario given as text), computed when asked for:
-        a transcript asks, ``run`` does not (2.4 ms for a 10,000-stage file, 770 KB)."""
+        """The file's SHA-256 in hex ("" for a scenario given as text), computed when first asked
+        for: a transcript asks, ``run`` does not (2.4 ms for a 10,000-stage file, 770 KB)."""
         return "" if self.data is None else _digest(self.data).hexdigest()
 
 
@@ -353,10 +354,10 @@ def load(path: str, limits: Limits = DEFAULT_LIMITS) -> Scenario:
 
 def _load(path: str, limits: Limits) -> Scenario:
     text, data = read_text(path, limits)
-    return parse(text, path, data, limits)
+    return parse(text, path, data=data, limits=limits)
 
 
-def parse(text: str, path: str = "<scenario>", data: bytes | None = None, limits: Limits = DEFAULT_LIMITS
+def parse(text: str, path: str = "<scenario>", *, data: bytes | None = None, limits: Limits = DEFAULT_LIMITS
           ) -> Scenario:
     """A scenario from its text; ``data``: the file's bytes, if it was read from one (its sha256)."""
     root = _compose(text)
