@@ -235,7 +235,7 @@ def _quick_body(block: CodeBlock, lines: list[str], numbered: bool = False, mark
                 marker = int(digits) if digits is not None else None if comment is None else _marker(comment, None)
             except ValueError:  # more digits than int() reads (4,300): the parser's path says so
                 marker = 0
-            if marker is None or 1 <= marker <= MAX_STAGE:  # (_valid_marker, inline: once per line)
+            if marker is None or _valid_marker(marker):
                 line, col = origins[lineno - 1]  # (_position, inline)
                 reads = reading.reads
                 if op == "+=" and target not in reads:

@@ -5,9 +5,10 @@ annotated fields and their defaults, ``==``, ``hash``, ``repr``, no assignment o
 ``slots=True`` for no instance dict) for the classes a batch command imports. A dataclass
 compiles its methods with ``exec`` when its module is imported, about 0.5 ms a class: the 14 on
 the way to ``bpstep run`` were 8 ms of every start. The methods here are closures over the field
-names, made without ``exec``; the generic ``__init__`` is slower than a generated one (a few us),
-so a record made often has its own (Walker, Contribution, and the records below). What else of ``dataclasses`` the code uses is here too: :func:`field`
-(a default factory, a field left out of the repr), :func:`replace`, :func:`field_names`.
+names, made without ``exec``. The generic ``__init__`` is slower than a generated one (1-2 us),
+so a record made by the ten thousand has its own (the walker, and the records below). What
+else of ``dataclasses`` the code uses is here too: :func:`field` (a default factory, a field
+left out of the repr), :func:`replace`, :func:`field_names`.
 
 The engine's hottest records (statements, steps, cache entries, reads) are records with slots:
 no instance dict (a 10,000-stage walk holds 66,000 of them) and attribute reads at a plain
