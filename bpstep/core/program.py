@@ -375,7 +375,7 @@ def number_forward(statements: list[Statement]) -> list[Statement]:
             raise statement.error(f"stage {stage} is already the stage of line {other.line}; "
                                   "each forward statement is its own stage (check the #(n) markers)")
         used[stage] = statement
-        out.append(statement if statement.stage == stage else statement.with_stage(stage))  # (most have it)
+        out.append(statement.with_stage(stage))
     return out
 
 
@@ -413,7 +413,7 @@ def attribute_backward(statements: list[Statement], forward: list[Statement], kn
         else:
             stage = previous
         previous = stage
-        out.append(statement if statement.stage == stage else statement.with_stage(stage))  # (most have it)
+        out.append(statement.with_stage(stage))
     return out
 
 
